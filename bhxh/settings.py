@@ -1,0 +1,94 @@
+"""The one settings object: every path, URL and knob, read from the environment.
+
+Nothing else in the package reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and how to reach them.
+
+    ``BHXH_HOME``            project-local state (embedded PostgreSQL, landing store, keys, Airflow home)
+    ``BHXH_WAREHOUSE_URL``   any PostgreSQL instead of the embedded one
+    ``BHXH_PG_PORT``         TCP port of the embedded server (default: chosen once and remembered)
+    ``BHXH_REFERENCE_DIR``   the reference facts (default ``../shared/reference``)
+    ``BHXH_PSEUDONYM_KEY``   the HMAC key for participant codes (default: a local 0600 key file)
+    """
+
+    home: Path = field(default_factory=lambda: _path("BHXH_HOME", PROJECT_ROOT / ".bhxh"))
+    reference_dir: Path = field(
+        default_factory=lambda: _path("BHXH_REFERENCE_DIR", PROJECT_ROOT.parent / "shared" / "reference")
+    )
+    warehouse_url_override: str | None = field(default_factory=lambda: os.environ.get("BHXH_WAREHOUSE_URL") or None)
+    database: str = field(default_factory=lambda: os.environ.get("BHXH_DATABASE", "bhxh"))
+    pseudonym_key_env: str | None = field(default_factory=lambda: os.environ.get("BHXH_PSEUDONYM_KEY") or None)
+
+    project_root: Path = PROJECT_ROOT
+    dags_dir: Path = PROJECT_ROOT / "dags"
+    dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
+    expectations_dir: Path = PROJECT_ROOT / "expectations"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def pseudonym_key_file(self) -> Path:
+        return self.home / "secrets" / "pseudonym.key"
+
+    @property
+    def airflow_home(self) -> Path:
+        return _path("AIRFLOW_HOME", self.home / "airflow")
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.home / "data_docs"
+
+    @property
+    def embedded(self) -> bool:
+        return self.warehouse_url_override is None
+
+    @cached_property
+    def port(self) -> int:
+        from bhxh.warehouse import embedded_port
+
+        return embedded_port(self)
+
+    @property
+    def warehouse_url(self) -> str:
+        """A libpq URL (psql accepts it) of the warehouse database."""
+        if self.warehouse_url_override:
+            return self.warehouse_url_override
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def airflow_db_url(self) -> str:
+        """SQLAlchemy URL of Airflow's metadata database: its own database on the same server."""
+        configured = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+        if configured:
+            return configured
+        if self.warehouse_url_override:
+            return f"sqlite:///{self.airflow_home / 'airflow.db'}"
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"
+
+
+def get_settings() -> Settings:
+    return Settings()
