@@ -25,17 +25,19 @@ class Settings:
     ``BHXH_HOME``            project-local state (embedded PostgreSQL, landing store, keys, Airflow home)
     ``BHXH_WAREHOUSE_URL``   any PostgreSQL instead of the embedded one
     ``BHXH_PG_PORT``         TCP port of the embedded server (default: chosen once and remembered)
-    ``BHXH_REFERENCE_DIR``   the reference facts (default ``../shared/reference``)
+    ``BHXH_REFERENCE_DIR``   the reference facts (default: the dbt seeds, copies of ``../shared/reference``)
     ``BHXH_PSEUDONYM_KEY``   the HMAC key for participant codes (default: a local 0600 key file)
+    ``BHXH_SOURCE_ROOT``     the default source root of daily reports (a folder or URL)
     """
 
     home: Path = field(default_factory=lambda: _path("BHXH_HOME", PROJECT_ROOT / ".bhxh"))
     reference_dir: Path = field(
-        default_factory=lambda: _path("BHXH_REFERENCE_DIR", PROJECT_ROOT.parent / "shared" / "reference")
+        default_factory=lambda: _path("BHXH_REFERENCE_DIR", PROJECT_ROOT / "dbt_project" / "seeds" / "reference")
     )
     warehouse_url_override: str | None = field(default_factory=lambda: os.environ.get("BHXH_WAREHOUSE_URL") or None)
     database: str = field(default_factory=lambda: os.environ.get("BHXH_DATABASE", "bhxh"))
     pseudonym_key_env: str | None = field(default_factory=lambda: os.environ.get("BHXH_PSEUDONYM_KEY") or None)
+    source_root: str | None = field(default_factory=lambda: os.environ.get("BHXH_SOURCE_ROOT") or None)
 
     project_root: Path = PROJECT_ROOT
     dags_dir: Path = PROJECT_ROOT / "dags"
@@ -53,6 +55,10 @@ class Settings:
     @property
     def pseudonym_key_file(self) -> Path:
         return self.home / "secrets" / "pseudonym.key"
+
+    @property
+    def warehouse_password_file(self) -> Path:
+        return self.home / "secrets" / "warehouse.password"
 
     @property
     def airflow_home(self) -> Path:
@@ -77,7 +83,9 @@ class Settings:
         """A libpq URL (psql accepts it) of the warehouse database."""
         if self.warehouse_url_override:
             return self.warehouse_url_override
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+        from bhxh.warehouse import embedded_password
+
+        return f"postgresql://postgres:{embedded_password(self)}@127.0.0.1:{self.port}/{self.database}"
 
     @property
     def airflow_db_url(self) -> str:
@@ -87,7 +95,9 @@ class Settings:
             return configured
         if self.warehouse_url_override:
             return f"sqlite:///{self.airflow_home / 'airflow.db'}"
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"
+        from bhxh.warehouse import embedded_password
+
+        return f"postgresql+psycopg2://postgres:{embedded_password(self)}@127.0.0.1:{self.port}/airflow"
 
 
 def get_settings() -> Settings:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 
 from bhxh.settings import Settings, get_settings
 
@@ -54,12 +55,31 @@ def embedded_port(settings: Settings) -> int:
     port_file = _port_file(settings)
     if port_file.exists():
         return int(port_file.read_text().strip())
-    port = DEFAULT_PORT
+    # Start the search at a port derived from the home folder, so that two checkouts (or the demo
+    # and the tests) that are not running yet do not pick the same one.
+    import zlib
+
+    port = DEFAULT_PORT + zlib.crc32(str(settings.home).encode()) % 400
     while not _port_free(port):
         port += 1
     port_file.parent.mkdir(parents=True, exist_ok=True)
     port_file.write_text(f"{port}\n")
     return port
+
+
+def embedded_password(settings: Settings) -> str:
+    """The embedded server's superuser password: random, created once, kept 0600 beside the data."""
+    path = settings.warehouse_password_file
+    if not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
 
 
 def _run_as_owner() -> dict:
@@ -122,11 +142,17 @@ def start(settings: Settings | None = None) -> str:
         pgdata.chmod(0o700)
         _open_path_for(pgdata, user_kwargs)
         _check(
-            [_bin("initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8",
-             "-U", "postgres"],
+            # the socket (inside the 0700 data folder) trusts its owner; TCP asks for the password
+            [_bin("initdb"), "-D", str(pgdata), "--auth-local=trust", "--auth-host=scram-sha-256",
+             "--encoding=UTF8", "--locale=C.UTF-8", "-U", "postgres"],
             user_kwargs, "initdb failed",
         )
     if not is_running(settings):
+        if not os.environ.get("BHXH_PG_PORT") and _port_file(settings).exists():
+            remembered = int(_port_file(settings).read_text().strip())
+            if not _port_free(remembered):  # someone else took it while we were stopped: choose again
+                _port_file(settings).unlink()
+                settings.__dict__.pop("port", None)
         port = settings.port
         if not _port_free(port):
             raise WarehouseError(
@@ -138,9 +164,18 @@ def start(settings: Settings | None = None) -> str:
              "-o", options],
             user_kwargs, f"the embedded PostgreSQL did not start (see {pgdata / 'server.log'})",
         )
+    _set_password(settings)
     _wait_ready(settings)
     ensure_databases(settings)
     return settings.warehouse_url
+
+
+def _set_password(settings: Settings) -> None:
+    """Give ``postgres`` the remembered password, over the socket (where the owner is trusted)."""
+    with psycopg.connect(host=str(settings.pgdata), port=settings.port, user="postgres", dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("alter role postgres password {}").format(
+            psycopg.sql.Literal(embedded_password(settings))))
 
 
 def stop(settings: Settings | None = None) -> bool:

@@ -13,7 +13,7 @@ create table if not exists raw.report_files (
     sha256            text        not null,  -- address of the fetched bytes in the landing store
     bytes             bigint      not null,
     fetched_at        timestamptz not null default now(),
-    status            text        not null check (status in ('loaded', 'quarantined', 'rejected', 'superseded')),
+    status            text        not null check (status in ('landed', 'loaded', 'quarantined', 'rejected', 'superseded')),
     superseded_by     bigint references raw.report_files (file_id),
     rows_received     integer,
     rows_loaded       integer,

@@ -1,0 +1,40 @@
+# BHXH coverage warehouse. `make demo` and `make test` work from a fresh clone with nothing running.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR := .bhxh/demo
+DEMO_START ?= 2024-05-13
+DEMO_END ?= 2024-05-26
+DEMO_PROVINCES ?= 30,31,01,26,91
+DEMO_SCALE ?= 0.02
+
+.PHONY: install demo test warehouse-stop clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/bhxh warehouse start
+	@test -f $(DEMO_DIR)/_truth/summary.json || $(BIN)/bhxh generate --out $(DEMO_DIR) \
+		--start $(DEMO_START) --end $(DEMO_END) --provinces $(DEMO_PROVINCES) --scale $(DEMO_SCALE) --seed 1
+	$(BIN)/bhxh run --source $(DEMO_DIR) --start $(DEMO_START) --end $(DEMO_END)
+	$(BIN)/bhxh report
+	@echo
+	@echo "Query the marts: psql \"\$$($(BIN)/bhxh warehouse url)\" -c 'select * from marts.fct_coverage_monthly limit 5'"
+
+test: install
+	$(BIN)/pytest -q
+
+warehouse-stop:
+	-$(BIN)/bhxh warehouse stop
+
+clean: warehouse-stop
+	rm -rf .bhxh dbt_project/target dbt_project/logs

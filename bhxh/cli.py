@@ -1,0 +1,136 @@
+"""The ``bhxh`` command: the operator's interface. Its forms are a contract; keep them stable.
+
+    bhxh warehouse start|stop|status|url
+    bhxh generate --out DIR --start DATE --end DATE [--provinces CODES] [--seed N] [--scale X] [--faults]
+    bhxh run --source ROOT_OR_URL --start DATE --end DATE [--lookback DAYS]
+    bhxh report [--month YYYY-MM]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date, timedelta
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _month(text: str) -> date:
+    try:
+        return date.fromisoformat(text + "-01")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a month (YYYY-MM): {text!r}") from None
+
+
+def _codes(text: str) -> list[str]:
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [c for c in codes if not (len(c) == 2 and c.isdigit())]
+    if bad:
+        raise argparse.ArgumentTypeError(f"province codes are two digits: {', '.join(bad)}")
+    return codes
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def cmd_warehouse(args) -> int:
+    from bhxh import warehouse
+    from bhxh.settings import get_settings
+
+    settings = get_settings()
+    if args.action == "start":
+        url = warehouse.start(settings)
+        from bhxh.pipeline import init_schema
+
+        init_schema(settings)
+        say(f"warehouse running: {url}")
+    elif args.action == "stop":
+        say("warehouse stopped" if warehouse.stop(settings) else "warehouse was not running")
+    elif args.action == "status":
+        say(warehouse.status(settings))
+        return 0 if warehouse.is_running(settings) else 3
+    else:
+        print(settings.warehouse_url)
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from bhxh.generate import generate
+
+    if args.end < args.start:
+        raise SystemExit("bhxh generate: --end is before --start")
+    started = time.monotonic()
+    summary = generate(args.out, args.start, args.end, provinces=args.provinces, seed=args.seed, scale=args.scale,
+                       faults=args.faults, progress=say)
+    say(f"generated {args.out} in {time.monotonic() - started:.1f}s: {summary}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from bhxh.runner import run_range
+
+    if args.end < args.start:
+        raise SystemExit("bhxh run: --end is before --start")
+    return run_range(args.source, args.start, args.end, lookback_days=args.lookback, progress=say)
+
+
+def cmd_report(args) -> int:
+    from bhxh.report import coverage_report
+
+    print(coverage_report(args.month))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bhxh", description="BHXH coverage warehouse")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("warehouse", help="the embedded PostgreSQL (or BHXH_WAREHOUSE_URL)")
+    p.add_argument("action", choices=["start", "stop", "status", "url"])
+    p.set_defaults(func=cmd_warehouse)
+
+    p = sub.add_parser("generate", help="write a synthetic source root with its ground truth")
+    p.add_argument("--out", required=True, type=__import__("pathlib").Path)
+    p.add_argument("--start", required=True, type=_date)
+    p.add_argument("--end", required=True, type=_date)
+    p.add_argument("--provinces", type=_codes, default=None, help="comma-separated codes (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", type=float, default=1.0, help="share of the national participant numbers")
+    p.add_argument("--faults", action="store_true", help="inject faults (recorded in the ground truth)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("run", help="run the pipeline through Airflow for every report day, then the marts")
+    p.add_argument("--source", required=True, help="source root: a folder or a URL (http, sftp, s3)")
+    p.add_argument("--start", required=True, type=_date)
+    p.add_argument("--end", required=True, type=_date)
+    p.add_argument("--lookback", type=int, default=None, help="days re-checked for late reports (default 7)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="coverage against targets as a table")
+    p.add_argument("--month", type=_month, default=None, help="YYYY-MM (default: the latest month)")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from bhxh.warehouse import WarehouseError
+
+    try:
+        return args.func(args)
+    except WarehouseError as exc:
+        print(f"bhxh {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""dbt settings shared by the marts DAG (Cosmos) and the CLI: paths, profile, render options."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from bhxh.settings import Settings, get_settings
+
+WAREHOUSE_CONN_ID = "bhxh_warehouse"
+
+
+def dbt_env(settings: Settings | None = None) -> dict[str, str]:
+    """Environment for dbt's own profiles.yml (CLI use), from the warehouse URL."""
+    settings = settings or get_settings()
+    url = urlsplit(settings.warehouse_url)
+    return {
+        "BHXH_DBT_HOST": url.hostname or "127.0.0.1",
+        "BHXH_DBT_PORT": str(url.port or 5432),
+        "BHXH_DBT_USER": url.username or "postgres",
+        "BHXH_DBT_PASSWORD": url.password or "",
+        "BHXH_DBT_DBNAME": url.path.lstrip("/") or "bhxh",
+    }
+
+
+def marts_task_group_kwargs(settings: Settings | None = None) -> dict:
+    from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    settings = settings or get_settings()
+    project_dir = settings.dbt_project_dir
+    return {
+        "project_config": ProjectConfig(
+            dbt_project_path=project_dir,
+            manifest_path=project_dir / "target" / "manifest.json",
+            install_dbt_deps=False,
+        ),
+        "profile_config": ProfileConfig(
+            profile_name="bhxh",
+            target_name="airflow",
+            profile_mapping=PostgresUserPasswordProfileMapping(
+                conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "analytics", "threads": 1}),
+        ),
+        # `dbt build` per model with its own tests; a test over several models (relationships) runs
+        # in a task of its own once all of them are built (cautious selection keeps it out of each).
+        "render_config": RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
+                                      should_detach_multiple_parents_tests=True),
+        # dbt's own log lines stay in the task log at warning level; the marts DAG's Asset is the
+        # contract with downstream DAGs, not Cosmos' per-table assets
+        "operator_args": {"emit_datasets": False, "quiet": True},
+        "execution_config": ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER,
+            test_indirect_selection=TestIndirectSelection.CAUTIOUS),
+    }
+
+
+def ensure_manifest(settings: Settings | None = None) -> None:
+    """Build ``target/manifest.json`` with ``dbt parse`` when missing or older than the project."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings = settings or get_settings()
+    project = settings.dbt_project_dir
+    manifest = project / "target" / "manifest.json"
+    sources = [p for p in project.rglob("*") if p.is_file() and "target" not in p.parts and "logs" not in p.parts]
+    if manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
+        return
+    dbt = Path(sys.executable).with_name("dbt")
+    result = subprocess.run([str(dbt), "parse", "--profiles-dir", str(project), "--project-dir", str(project)],
+                            cwd=project, env={**os.environ, **dbt_env(settings)}, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError("dbt parse failed: " + " | ".join(result.stdout.strip().splitlines()[-5:]))

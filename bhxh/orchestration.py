@@ -1,0 +1,48 @@
+"""What the DAG files share: schedules, assets, defaults and run-time parameters.
+
+DAG files stay thin; they import from here and from ``bhxh.pipeline``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+import pendulum
+
+TIMEZONE = "Asia/Ho_Chi_Minh"
+LOCAL_TZ = pendulum.timezone(TIMEZONE)
+DAILY_CRON = "30 8 * * *"  # after the 08:00 report deadline (Asia/Ho_Chi_Minh)
+DEFAULT_LOOKBACK_DAYS = 7
+START_DATE = datetime(2019, 1, 1, tzinfo=LOCAL_TZ)
+TAGS = ["bhxh"]
+RAW_RECEIPTS_URI = "postgres://bhxh-warehouse:5432/bhxh/raw/receipts"
+MARTS_URI = "postgres://bhxh-warehouse:5432/bhxh/marts/fct_coverage_monthly"
+
+log = logging.getLogger(__name__)
+
+
+def default_args(retries: int = 3, retry_delay: timedelta = timedelta(minutes=2)) -> dict:
+    """Retries with exponential backoff. Tasks turn permanent errors into AirflowFailException,
+    so only transient ones (network, a busy database) are retried."""
+    return {
+        "owner": "bhxh-data",
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=30),
+    }
+
+
+def report_day(data_interval_start: datetime) -> date:
+    """The report day a daily run processes: the local date its data interval starts on."""
+    return pendulum.instance(data_interval_start).in_timezone(TIMEZONE).date()
+
+
+def logical_date_for(day: date) -> datetime:
+    """The logical date of the daily run that processes report day ``day`` (the next morning)."""
+    return datetime(day.year, day.month, day.day, 8, 30, tzinfo=LOCAL_TZ) + timedelta(days=1)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)

@@ -1,0 +1,295 @@
+"""The pipeline's steps, as small functions the DAG tasks (and tests) call.
+
+collect(province, day)   fetch the reports of one province (and its look-back window) into the
+                         landing store and record them in the manifest as ``landed``
+process_landed(...)      read, pseudonymise, validate (GX) and COPY every landed file; rows that
+                         fail are quarantined with their reasons, files that fail whole likewise
+load_summaries(month)    the monthly provincial summaries
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from importlib import resources
+
+import pandas as pd
+import psycopg
+
+from bhxh import landing
+from bhxh.canonical import CANONICAL_COLUMNS
+from bhxh.load import copy_frame
+from bhxh.pseudonym import load_key, pseudonymise
+from bhxh.settings import Settings, get_settings
+from bhxh.sources import Source
+from bhxh.warehouse import connect
+
+log = logging.getLogger(__name__)
+
+RECEIPT_COLUMNS = [c for c in CANONICAL_COLUMNS if c not in ("participant_code", "full_name")]
+
+
+def init_schema(settings: Settings | None = None) -> None:
+    ddl = resources.files("bhxh").joinpath("sql/raw.sql").read_text(encoding="utf-8")
+    with connect(settings, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(hashtext('bhxh.init_schema'))")
+        try:
+            conn.execute(ddl)
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext('bhxh.init_schema'))")
+
+
+@dataclass
+class CollectSummary:
+    province_code: str
+    days: int = 0
+    fetched: int = 0
+    unchanged: int = 0
+    strays: list[str] = field(default_factory=list)
+
+
+def collect(source_root: str, province_code: str, day: date, lookback_days: int = 0,
+            settings: Settings | None = None) -> CollectSummary:
+    """Land the current report of every organisation of ``province_code`` for ``day`` and the
+    ``lookback_days`` before it. Content already in the manifest for the same report is skipped."""
+    settings = settings or get_settings()
+    source = Source(source_root)
+    summary = CollectSummary(province_code)
+    with connect(settings, autocommit=True) as conn:
+        for offset in range(lookback_days, -1, -1):
+            report_day = day - timedelta(days=offset)
+            refs, strays = source.list_reports(province_code, report_day)
+            summary.days += 1
+            summary.strays += strays
+            for ref in refs:
+                data = source.fetch(ref)
+                digest = landing.store(data, settings)
+                inserted = conn.execute(
+                    """insert into raw.report_files
+                         (province_code, report_date, org_code, version, source_path, sha256, bytes, status)
+                       values (%s, %s, %s, %s, %s, %s, %s, 'landed')
+                       on conflict (province_code, report_date, org_code, sha256) do nothing
+                       returning file_id""",
+                    (ref.province_code, ref.report_date, ref.org_code, ref.version, ref.path, digest, len(data)),
+                ).fetchone()
+                if inserted:
+                    summary.fetched += 1
+                else:
+                    summary.unchanged += 1
+    for stray in summary.strays:
+        log.warning("not a report file name, ignored: %s", stray)
+    return summary
+
+
+@dataclass
+class ProcessSummary:
+    run_id: str
+    files: int = 0
+    loaded: int = 0
+    quarantined_files: int = 0
+    rejected_files: int = 0
+    rows_received: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _json_records(frame: pd.DataFrame) -> list[str]:
+    return [json.dumps({k: v for k, v in rec.items() if v is not None and v == v}, ensure_ascii=False, default=str)
+            for rec in frame.to_dict(orient="records")]
+
+
+def process_landed(start: date, end: date, settings: Settings | None = None) -> ProcessSummary:
+    """Validate and load every ``landed`` file with a report date in [start, end]."""
+    from bhxh.reader import ReportRejected, read_report
+    from bhxh.validate import FileInput, validate
+
+    settings = settings or get_settings()
+    key = load_key(settings)
+    summary = ProcessSummary(run_id=f"{start.isoformat()}..{end.isoformat()}:{uuid.uuid4().hex[:12]}")
+    with connect(settings) as conn:
+        landed = conn.execute(
+            """select file_id, province_code, report_date, org_code, source_path, sha256
+               from raw.report_files
+               where status = 'landed' and report_date between %s and %s
+               order by province_code, report_date, org_code, version, file_id
+               for update skip locked""",
+            (start, end),
+        ).fetchall()
+        summary.files = len(landed)
+        inputs, reads, rejected = [], {}, {}
+        for file_id, province, report_day, org, path, digest in landed:
+            try:
+                result = read_report(landing.fetch(digest, settings), path)
+            except ReportRejected as exc:
+                rejected[file_id] = str(exc)
+                continue
+            reads[file_id] = result
+            inputs.append(FileInput(file_id, province, report_day, org, path, result.rows,
+                                    result.missing_columns, result.control_total))
+        outcome = validate(inputs)
+        meta = {row[0]: row for row in landed}
+
+        receipts, quarantine = [], []
+        for file_id, result in reads.items():
+            _, province, report_day, org, path, _ = meta[file_id]
+            rows, original = result.rows, result.original
+            keys = pseudonymise(rows["participant_code"], key)
+            file_reasons = outcome.file_reasons.get(file_id, [])
+            reasons = [
+                file_reasons + result.errors.get(int(line), []) + outcome.row_reasons.get((file_id, int(line)), [])
+                for line in rows["line_no"]
+            ]
+            bad = pd.Series([bool(r) for r in reasons], index=rows.index, dtype=bool)
+            good = rows[~bad]
+            frame = good[RECEIPT_COLUMNS].copy()
+            frame.insert(0, "file_id", file_id)
+            frame.insert(1, "line_no", good["line_no"])
+            frame.insert(2, "file_province_code", province)
+            frame.insert(3, "report_date", report_day)
+            frame.insert(4, "org_code", org)
+            frame["participant_key"] = keys[~bad]
+            if result.extra_columns:
+                frame["extra"] = _json_records(original.loc[~bad, result.extra_columns])
+            receipts.append(frame)
+            if bad.any():
+                orig = original.loc[bad].drop(columns=["full_name", "line_no"], errors="ignore").copy()
+                if "participant_code" in orig:
+                    orig["participant_code"] = pseudonymise(orig["participant_code"], key)
+                    orig = orig.rename(columns={"participant_code": "participant_key"})
+                quarantine.append(pd.DataFrame({
+                    "file_id": file_id,
+                    "line_no": rows.loc[bad, "line_no"].to_numpy(),
+                    "reasons": ["{" + ",".join(json.dumps(r, ensure_ascii=False) for r in rs) + "}"
+                                for rs, b in zip(reasons, bad) if b],
+                    "original": _json_records(orig),
+                }))
+            n_bad = int(bad.sum())
+            status = "quarantined" if file_reasons else "loaded"
+            _finish_file(conn, file_id, status, len(rows), len(rows) - n_bad, n_bad, result.control_total,
+                         result.extra_columns, "; ".join(file_reasons) or None)
+            summary.rows_received += len(rows)
+            summary.rows_loaded += len(rows) - n_bad
+            summary.rows_quarantined += n_bad
+            if file_reasons:
+                summary.quarantined_files += 1
+                summary.failures.append(f"{path}: quarantined whole: {'; '.join(file_reasons)}")
+            else:
+                summary.loaded += 1
+                if n_bad:
+                    summary.failures.append(f"{path}: {n_bad} of {len(rows)} rows quarantined")
+        for file_id, reason in rejected.items():
+            path = meta[file_id][4]
+            quarantine.append(pd.DataFrame({"file_id": [file_id], "line_no": [0],
+                                            "reasons": ["{" + json.dumps(reason, ensure_ascii=False) + "}"],
+                                            "original": [json.dumps({"source_path": path}, ensure_ascii=False)]}))
+            _finish_file(conn, file_id, "rejected", None, 0, None, None, None, reason)
+            summary.rejected_files += 1
+            summary.failures.append(f"{path}: rejected: {reason}")
+
+        _supersede(conn, list(meta))
+        if receipts:
+            copy_frame(conn, "raw.receipts", pd.concat(receipts, ignore_index=True))
+        if quarantine:
+            copy_frame(conn, "raw.quarantine", pd.concat(quarantine, ignore_index=True))
+        _record_checks(conn, summary.run_id, outcome.checks, meta, rejected)
+        conn.commit()
+    return summary
+
+
+def _finish_file(conn, file_id, status, received, loaded, quarantined, control_total, extra, reason) -> None:
+    conn.execute(
+        """update raw.report_files set status = %s, rows_received = %s, rows_loaded = %s,
+               rows_quarantined = %s, control_total = %s, extra_columns = %s, reason = %s
+           where file_id = %s""",
+        (status, received, loaded, quarantined, control_total, extra or None, reason, file_id),
+    )
+
+
+def _supersede(conn: psycopg.Connection, file_ids: list[int]) -> None:
+    """A newer file of the same province, day and organisation replaces the earlier ones whole."""
+    if not file_ids:
+        return
+    conn.execute(
+        """with latest as (
+               select distinct on (province_code, report_date, org_code)
+                      file_id, province_code, report_date, org_code
+               from raw.report_files
+               where status <> 'landed'
+                 and (province_code, report_date, org_code) in (
+                     select province_code, report_date, org_code from raw.report_files where file_id = any(%s))
+               order by province_code, report_date, org_code, version desc, file_id desc)
+           update raw.report_files f set status = 'superseded', superseded_by = latest.file_id
+           from latest
+           where f.province_code = latest.province_code and f.report_date = latest.report_date
+             and f.org_code = latest.org_code and f.file_id <> latest.file_id and f.status <> 'superseded'
+             and f.status <> 'landed'""",
+        (file_ids,),
+    )
+
+
+def _record_checks(conn, run_id, checks, meta, rejected) -> None:
+    records = [{
+        "run_id": run_id, "file_id": c.file_id, "province_code": meta[c.file_id][1],
+        "report_date": meta[c.file_id][2], "file": meta[c.file_id][4], "check_name": c.check_name,
+        "success": c.success, "unexpected_count": c.unexpected_count,
+        "sample_values": json.dumps(c.sample_values, ensure_ascii=False, default=str),
+    } for c in checks]
+    records += [{
+        "run_id": run_id, "file_id": fid, "province_code": meta[fid][1], "report_date": meta[fid][2],
+        "file": meta[fid][4], "check_name": "read_report", "success": False, "unexpected_count": None,
+        "sample_values": json.dumps([reason], ensure_ascii=False),
+    } for fid, reason in rejected.items()]
+    if records:
+        copy_frame(conn, "raw.dq_results", pd.DataFrame.from_records(records))
+
+
+SUMMARY_COLUMNS = ["province_code", "month", "mandatory_si_participants", "voluntary_si_participants",
+                   "unemployment_insurance_participants", "health_insurance_participants"]
+
+
+def load_summaries(source_root: str, month: date, settings: Settings | None = None) -> int:
+    """Load the monthly provincial summaries of ``month`` (replacing what changed); return files loaded."""
+    import io
+
+    settings = settings or get_settings()
+    source = Source(source_root)
+    folder = f"summaries/{month:%Y-%m}"
+    try:
+        names = [n.rstrip("/").rsplit("/", 1)[-1] for n in source.fs.ls(source._full(folder), detail=False)]
+    except FileNotFoundError:
+        return 0
+    frames = []
+    for name in sorted(names):
+        if not name.endswith(".csv"):
+            continue
+        data = source.fetch(f"{folder}/{name}")
+        digest = landing.store(data, settings)
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, encoding="utf-8-sig")
+        frame.columns = [c.strip() for c in frame.columns]
+        frame = frame[SUMMARY_COLUMNS]
+        frame["month"] = pd.to_datetime(frame["month"].str.strip() + "-01").dt.date
+        frame["sha256"] = digest
+        frames.append(frame)
+    if not frames:
+        return 0
+    with connect(settings) as conn:
+        conn.execute("create temp table summaries_in (like raw.monthly_summaries including defaults) on commit drop")
+        copy_frame(conn, "summaries_in", pd.concat(frames, ignore_index=True))
+        conn.execute(
+            """insert into raw.monthly_summaries select * from summaries_in
+               on conflict (province_code, month) do update set
+                 mandatory_si_participants = excluded.mandatory_si_participants,
+                 voluntary_si_participants = excluded.voluntary_si_participants,
+                 unemployment_insurance_participants = excluded.unemployment_insurance_participants,
+                 health_insurance_participants = excluded.health_insurance_participants,
+                 sha256 = excluded.sha256, loaded_at = excluded.loaded_at
+               where raw.monthly_summaries.sha256 <> excluded.sha256""")
+        conn.commit()
+    return len(frames)

@@ -1,0 +1,59 @@
+"""Task bodies: translate an Airflow context into pipeline calls, and failures into task states."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bhxh import pipeline
+from bhxh.orchestration import report_day
+from bhxh.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _source_root(context) -> str:
+    root = (context["params"] or {}).get("source_root") or get_settings().source_root
+    if not root:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("no source root: pass params.source_root or set BHXH_SOURCE_ROOT")
+    return root
+
+
+def collect_province(context, province_code: str) -> dict:
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    from bhxh.sources import SourceError
+
+    day = report_day(context["data_interval_start"])
+    try:
+        summary = pipeline.collect(_source_root(context), province_code, day, int(context["params"]["lookback_days"]))
+    except SourceError as exc:  # transient: let Airflow retry with backoff
+        raise AirflowException(str(exc)) from exc
+    except (ValueError, OSError) as exc:  # permanent: fail without retrying
+        raise AirflowFailException(f"{province_code} {day}: {exc}") from exc
+    log.info("province %s, %s: %d new files, %d unchanged", province_code, day, summary.fetched, summary.unchanged)
+    return {"province_code": province_code, "fetched": summary.fetched, "unchanged": summary.unchanged,
+            "strays": summary.strays}
+
+
+def validate_and_load_day(context) -> dict:
+    day = report_day(context["data_interval_start"])
+    lookback = int(context["params"]["lookback_days"])
+    summary = pipeline.process_landed(day - timedelta(days=lookback), day)
+    log.info("run %s: %d files, %d loaded, %d quarantined whole, %d rejected; rows %d received, %d loaded, "
+             "%d quarantined", summary.run_id, summary.files, summary.loaded, summary.quarantined_files,
+             summary.rejected_files, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
+    for failure in summary.failures:
+        log.warning("data check failed: %s", failure)
+    return summary.as_dict()
+
+
+def load_month(context) -> dict:
+    from bhxh.orchestration import month_start
+
+    month = month_start(report_day(context["data_interval_start"]))
+    files = pipeline.load_summaries(_source_root(context), month)
+    log.info("monthly summaries %s: %d files", month, files)
+    return {"month": month.isoformat(), "files": files}

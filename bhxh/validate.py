@@ -1,0 +1,204 @@
+"""Great Expectations validation of a batch of report files, with suites read from ``expectations/``.
+
+One GX context and one validation per suite for the whole batch (all provinces of a run), so the
+GX import and set-up are paid once per task, not per province or file. Results are mapped back to
+files and rows:
+
+- ``receipt_rows``: a failing row is quarantined with every reason;
+- ``receipt_files`` and ``report_files``: any failure quarantines the whole file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from bhxh.canonical import MERGER_DATE, PERSONAL_COLUMNS, REQUIRED_COLUMNS
+from bhxh.reference import province_on
+from bhxh.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+ROW_SUITE, FILE_ROW_SUITE, FILE_SUITE = "receipt_rows", "receipt_files", "report_files"
+SAMPLE_SIZE = 5
+
+
+@dataclass
+class FileInput:
+    file_id: int
+    province_code: str
+    report_date: date
+    org_code: str
+    path: str
+    rows: pd.DataFrame  # canonical rows from the reader, with line_no
+    missing_columns: list[str]
+    control_total: int | None
+
+
+@dataclass
+class CheckResult:
+    file_id: int
+    check_name: str
+    success: bool
+    unexpected_count: int
+    sample_values: list
+
+
+@dataclass
+class ValidationOutcome:
+    row_reasons: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # (file_id, line_no) -> reasons
+    file_reasons: dict[int, list[str]] = field(default_factory=dict)  # file_id -> reasons
+    checks: list[CheckResult] = field(default_factory=list)
+
+
+@lru_cache(maxsize=8)
+def load_suite_json(name: str, folder: Path | None = None) -> str:
+    return ((folder or get_settings().expectations_dir) / f"{name}.json").read_text(encoding="utf-8")
+
+
+def _suite(name: str):
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    return ExpectationSuite(**json.loads(load_suite_json(name)))
+
+
+@lru_cache(maxsize=1)
+def _batch_definition():
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except Exception:  # progress bars are cosmetic
+        pass
+    asset = context.data_sources.add_pandas("bhxh").add_dataframe_asset("batch")
+    return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def check_name(suite: str, config) -> str:
+    kwargs = config.kwargs
+    target = kwargs.get("column") or ",".join(kwargs.get("column_list") or []) or (
+        f"{kwargs.get('column_A')}={kwargs.get('column_B')}" if kwargs.get("column_A") else "")
+    condition = kwargs.get("row_condition")
+    condition = f" where {_condition_text(condition)}" if condition else ""
+    return f"{suite}.{config.type}({target}){condition}"
+
+
+def _condition_text(condition) -> str:
+    """A readable form of a GX row condition (as stored in the suite JSON)."""
+    if hasattr(condition, "to_dict"):
+        condition = condition.to_dict()
+    if hasattr(condition, "model_dump"):
+        condition = condition.model_dump()
+    if isinstance(condition, dict):
+        if "conditions" in condition:
+            joiner = f" {condition.get('type', 'and')} "
+            return joiner.join(_condition_text(c) for c in condition["conditions"])
+        if "column" in condition:
+            column = condition["column"]
+            name = column.get("name") if isinstance(column, dict) else column
+            return f"{name} {condition.get('operator')} {condition.get('parameter')!r}"
+    return str(condition)
+
+
+def _row_frame(files: list[FileInput]) -> pd.DataFrame:
+    frames = []
+    merger = date.fromisoformat(MERGER_DATE)
+    for f in files:
+        frame = f.rows.copy()
+        frame["_file_id"] = f.file_id
+        frame["_file_province"] = f.province_code
+        frame["org_code"] = f.org_code
+        frame["_before_merger"] = f.report_date < merger
+        collected = pd.to_datetime(frame["collected_on"], errors="coerce")
+        frame["_days_before_report"] = (pd.Timestamp(f.report_date) - collected).dt.days.astype("Int64")
+        frame["_collection_year"] = collected.dt.year.astype("Int64")
+        frame["_age_at_collection"] = (frame["_collection_year"] - frame["birth_year"].astype("Int64")).astype("Int64")
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame()
+    combined = pd.concat(frames, ignore_index=True)
+    combined["_row_id"] = range(len(combined))
+    return combined
+
+
+def _file_frame(files: list[FileInput]) -> pd.DataFrame:
+    records = []
+    for f in files:
+        amount_sum = f.rows["amount"].astype("Int64").sum() if len(f.rows) else 0
+        records.append({
+            "_file_id": f.file_id,
+            "missing_required_columns": len([c for c in f.missing_columns if c in REQUIRED_COLUMNS]),
+            "province_valid_on_report_date": province_on(f.province_code, f.report_date) is not None,
+            "has_control_total": f.control_total is not None,
+            "amount_sum": int(amount_sum),
+            "control_total": int(f.control_total) if f.control_total is not None else None,
+            "_row_id": len(records),
+        })
+    frame = pd.DataFrame.from_records(records)
+    frame["control_total"] = frame["control_total"].astype("Int64")
+    return frame
+
+
+def _run(suite_name: str, frame: pd.DataFrame):
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    return batch.validate(_suite(suite_name), result_format={
+        "result_format": "COMPLETE", "unexpected_index_column_names": ["_row_id"], "partial_unexpected_count": 20})
+
+
+def _sample(column: str | None, values: list) -> list:
+    if column in PERSONAL_COLUMNS:
+        return ["<personal data withheld>"] * min(len(values), SAMPLE_SIZE)
+    out = []
+    for value in values[:SAMPLE_SIZE]:
+        out.append(value if isinstance(value, (str, int, float, bool)) or value is None else str(value))
+    return out
+
+
+def validate(files: list[FileInput]) -> ValidationOutcome:
+    outcome = ValidationOutcome()
+    if not files:
+        return outcome
+    file_ids = [f.file_id for f in files]
+    rows = _row_frame(files)
+    profile = _file_frame(files)
+    row_index = rows.set_index("_row_id")[["_file_id", "line_no"]] if len(rows) else None
+
+    for suite_name, frame in ((ROW_SUITE, rows), (FILE_ROW_SUITE, rows), (FILE_SUITE, profile)):
+        if frame.empty:
+            continue
+        result = _run(suite_name, frame)
+        for r in result.results:
+            config = r.expectation_config
+            name = check_name(suite_name, config)
+            column = config.kwargs.get("column") or config.kwargs.get("column_A")
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                raise RuntimeError(f"{name} could not run: {r.exception_info.get('exception_message')}")
+            unexpected = r.result.get("unexpected_index_list") or []
+            per_file: dict[int, list] = {fid: [] for fid in file_ids}
+            for item in unexpected:
+                row_id = int(item["_row_id"])
+                if suite_name == FILE_SUITE:
+                    fid = int(frame.at[row_id, "_file_id"])
+                    per_file[fid].append({k: v for k, v in item.items() if k != "_row_id"})
+                    continue
+                fid, line_no = (int(v) for v in row_index.loc[row_id])
+                value = item.get(column) if column else None
+                per_file[fid].append(value)
+                if suite_name == ROW_SUITE:
+                    outcome.row_reasons.setdefault((fid, line_no), []).append(name)
+            for fid, values in per_file.items():
+                if suite_name == FILE_SUITE and fid not in set(frame["_file_id"]):
+                    continue
+                if values and suite_name != ROW_SUITE:
+                    outcome.file_reasons.setdefault(fid, []).append(f"{name}: {len(values)} unexpected")
+                outcome.checks.append(CheckResult(fid, name, not values, len(values), _sample(column, values)))
+    return outcome

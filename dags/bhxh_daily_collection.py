@@ -1,0 +1,54 @@
+"""Daily collection: pull every province's reports for the report day, validate, load.
+
+One mapped ``collect`` task per province (a failing or silent province never blocks the others),
+then one ``validate_and_load`` task that pays the Great Expectations import once for all provinces.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable
+
+from bhxh.orchestration import (DAILY_CRON, DEFAULT_LOOKBACK_DAYS, RAW_RECEIPTS_URI, START_DATE, TAGS,
+                                TIMEZONE, default_args, report_day)
+
+
+@dag(
+    dag_id="bhxh_daily_collection",
+    schedule=CronTriggerTimetable(DAILY_CRON, timezone=TIMEZONE, interval=timedelta(days=1)),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=2,
+    default_args=default_args(),
+    tags=TAGS + ["collection"],
+    params={
+        "source_root": Param(None, type=["null", "string"], description="source root (default: BHXH_SOURCE_ROOT)"),
+        "lookback_days": Param(DEFAULT_LOOKBACK_DAYS, type="integer", minimum=0, maximum=62),
+    },
+    doc_md=__doc__,
+)
+def bhxh_daily_collection():
+    @task
+    def provinces() -> list[str]:
+        from bhxh.reference import province_codes_on
+
+        return province_codes_on(report_day(get_current_context()["data_interval_start"]))
+
+    @task(max_active_tis_per_dagrun=4)
+    def collect(province_code: str) -> None:
+        from bhxh.tasks import collect_province
+
+        collect_province(get_current_context(), province_code)
+
+    @task(trigger_rule="all_done", outlets=[Asset(RAW_RECEIPTS_URI)], multiple_outputs=False)
+    def validate_and_load() -> dict:
+        from bhxh.tasks import validate_and_load_day
+
+        return validate_and_load_day(get_current_context())
+
+    collect.expand(province_code=provinces()) >> validate_and_load()
+
+
+bhxh_daily_collection()

@@ -1,0 +1,124 @@
+"""The pipeline's steps against the real PostgreSQL: landing, validation, quarantine, supersede.
+
+Expected figures are read off the sample files by hand (shared/samples), not computed by the code.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bhxh import pipeline
+
+from .conftest import SHARED
+
+SAMPLES = SHARED / "samples" / "source"
+pytestmark = pytest.mark.skipif(not SAMPLES.exists(), reason="shared/samples not beside the checkout")
+
+DAY = date(2024, 5, 15)
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    root = tmp_path / "source"
+    shutil.copytree(SAMPLES / "30", root / "30")
+    return root
+
+
+def _run(source: Path, province="30", day=DAY):
+    pipeline.collect(str(source), province, day)
+    return pipeline.process_landed(day, day)
+
+
+def _one(url, sql, *args):
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, args).fetchone()
+
+
+def test_sample_day_loads_every_receipt_pseudonymised(fresh_db, source):
+    summary = _run(source)
+    assert (summary.files, summary.loaded, summary.rows_received, summary.rows_loaded) == (1, 1, 9, 9)
+    status, received, loaded, quarantined, control = _one(
+        fresh_db, "select status, rows_received, rows_loaded, rows_quarantined, control_total from raw.report_files")
+    assert (status, received, loaded, quarantined, control) == ("loaded", 9, 9, 0, 14_583_000)
+    count, total, refunds = _one(fresh_db, "select count(*), sum(amount), count(*) filter (where months_paid < 0) "
+                                           "from raw.receipts")
+    assert (count, total, refunds) == (9, 14_583_000, 1)
+    # the participant code of line 5 (first receipt) is not stored in clear anywhere in the row
+    with psycopg.connect(fresh_db) as conn:
+        dump = " ".join(str(r) for r in conn.execute("select * from raw.receipts").fetchall())
+    assert "3021004512" not in dump and "Nguyễn Văn Hùng" not in dump
+
+
+def test_rerunning_a_day_changes_nothing(fresh_db, source):
+    _run(source)
+    checksum = "select md5(string_agg(t::text, '|' order by t::text)) from {} t"
+    before = [_one(fresh_db, checksum.format(t))[0] for t in ("raw.report_files", "raw.receipts")]
+    summary = _run(source)
+    assert summary.files == 0
+    after = [_one(fresh_db, checksum.format(t))[0] for t in ("raw.report_files", "raw.receipts")]
+    assert before == after
+
+
+def test_v2_supersedes_whole_file(fresh_db, source):
+    _run(source)
+    folder = source / "30" / DAY.isoformat()
+    text = (folder / "VNPOST.csv").read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    # keep the title lines, header and the first two receipts; fix the total (297.000 + 1.221.000)
+    v2 = lines[:6] + ["Tổng cộng;;;;;;;;;;;;;;;;;;;1.518.000"]
+    (folder / "VNPOST.v2.csv").write_text("\n".join(v2) + "\n", encoding="utf-8-sig")
+    summary = _run(source)
+    assert (summary.files, summary.rows_loaded) == (1, 2)
+    rows = _one(fresh_db, """select count(*) filter (where status = 'superseded'), count(*) filter (where status = 'loaded'),
+                                    max(version) filter (where status = 'loaded') from raw.report_files""")
+    assert rows == (1, 1, 2)
+    counted = _one(fresh_db, """select count(*), sum(amount) from raw.receipts r
+                                join raw.report_files f using (file_id) where f.status = 'loaded'""")
+    assert counted == (2, 1_518_000)
+    assert _one(fresh_db, "select count(*) from raw.receipts")[0] == 11  # the superseded rows stay on record
+
+
+def test_wrong_province_inside_quarantines_whole_file(fresh_db, source):
+    path = source / "30" / DAY.isoformat() / "VNPOST.csv"
+    path.write_text(path.read_text(encoding="utf-8-sig").replace(";BD-288-01;30;288;", ";BD-288-01;31;288;"),
+                    encoding="utf-8-sig")
+    summary = _run(source)
+    assert summary.quarantined_files == 1
+    status, received, loaded, quarantined, reason = _one(
+        fresh_db, "select status, rows_received, rows_loaded, rows_quarantined, reason from raw.report_files")
+    assert (status, received, loaded, quarantined) == ("quarantined", 9, 0, 9)
+    assert "province_code=_file_province" in reason
+    assert _one(fresh_db, "select count(*) from raw.quarantine")[0] == 9
+    assert _one(fresh_db, "select count(*) from raw.receipts")[0] == 0
+    failed = _one(fresh_db, "select unexpected_count from raw.dq_results where not success")
+    assert failed == (2,)  # two receipts of collection point BD-288-01
+
+
+def test_bad_rows_quarantined_rest_loads(fresh_db, source):
+    path = source / "30" / DAY.isoformat() / "VNPOST.csv"
+    text = path.read_text(encoding="utf-8-sig")
+    text = text.replace(";3021007781;", ";302100778;")  # 9-digit participant code on line 6
+    text = text.replace("3;0012453;15/05/2024", "3;0012453;31/02/2024")  # impossible date on line 7
+    path.write_text(text, encoding="utf-8-sig")
+    summary = _run(source)
+    assert (summary.rows_received, summary.rows_loaded, summary.rows_quarantined) == (9, 7, 2)
+    with psycopg.connect(fresh_db) as conn:
+        rows = conn.execute("select line_no, reasons, original from raw.quarantine order by line_no").fetchall()
+    assert [r[0] for r in rows] == [6, 7]
+    assert any("participant_code" in reason for reason in rows[0][1])
+    assert any("collected_on" in reason for reason in rows[1][1])
+    assert "full_name" not in rows[0][2] and "302100778" not in str(rows[0][2])
+
+
+def test_unreadable_file_is_rejected_with_reason(fresh_db, source):
+    (source / "30" / DAY.isoformat() / "VNPOST.csv").write_bytes(b"\x00\x01garbage\xff\xfe")
+    summary = _run(source)
+    assert summary.rejected_files == 1
+    status, reason = _one(fresh_db, "select status, reason from raw.report_files")
+    assert status == "rejected" and reason
+    assert _one(fresh_db, "select line_no from raw.quarantine") == (0,)
