@@ -33,6 +33,10 @@ def warehouse_url():
     was_running = warehouse.is_running(settings)
     url = warehouse.start(settings)
     yield url
+    import sys
+
+    if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the server goes
+        sys.modules["airflow.settings"].dispose_orm()
     if not was_running and settings.embedded:
         warehouse.stop(settings)
 

@@ -1,0 +1,138 @@
+"""The whole slice through Airflow: generated reports → the project's DAGs (dag.test) → marts.
+
+`bhxh run` drives the daily DAG for every report day, the monthly DAG, then the marts DAG
+(Cosmos, one task per dbt model). The marts are checked against the generator's own record of
+what it wrote (`_truth/`) and against the reference CSVs, read here with the csv module.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bhxh.generate import generate
+from bhxh.runner import run_range
+
+START, END = date(2024, 4, 27), date(2024, 5, 3)  # crosses a month end into the May campaign
+PROVINCES = ["30", "01", "91"]
+REFERENCE = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "reference"
+
+pytestmark = pytest.mark.e2e
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _latest_working_age_labour_force() -> dict[str, int]:
+    """Per old province: the latest published working-age labour force (carried forward to 2024)."""
+    latest: dict[str, tuple[int, int]] = {}
+    for row in _csv(REFERENCE / "province_denominators.csv"):
+        if row["working_age_labour_force"]:
+            year, value = int(row["year"]), int(row["working_age_labour_force"])
+            if row["province_code"] not in latest or year > latest[row["province_code"]][0]:
+                latest[row["province_code"]] = (year, value)
+    return {code: value for code, (_, value) in latest.items()}
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory, warehouse_url):
+    import os
+
+    import psycopg as pg
+
+    from bhxh.settings import get_settings
+
+    source = tmp_path_factory.mktemp("e2e") / "source"
+    generate(source, START, END, provinces=PROVINCES, seed=3, scale=0.02)
+    admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
+    name = "bhxh_test_e2e"
+    with pg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"drop database if exists {name} with (force)")
+        conn.execute(f"create database {name}")
+    previous = os.environ.get("BHXH_DATABASE")
+    os.environ["BHXH_DATABASE"] = name
+    messages: list[str] = []
+    try:
+        code = run_range(str(source), START, END, progress=messages.append)
+        yield code, source, get_settings().warehouse_url, messages
+    finally:
+        if previous is None:
+            os.environ.pop("BHXH_DATABASE", None)
+        else:
+            os.environ["BHXH_DATABASE"] = previous
+
+
+def _rows(url: str, sql: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_run_succeeds_and_reports_progress(pipeline_run):
+    code, _, _, messages = pipeline_run
+    assert code == 0, "\n".join(messages)
+    days = (END - START).days + 1
+    assert sum(m.startswith("day ") for m in messages) == days
+    assert any(m.startswith("marts built") for m in messages)
+
+
+def test_daily_collections_match_the_files_written(pipeline_run):
+    _, source, url, _ = pipeline_run
+    expected: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for row in _csv(source / "_truth" / "files.csv"):
+        key = (row["province_code"], row["report_date"], row["org_code"])
+        expected[key][0] += int(row["receipts"])
+        expected[key][1] += int(row["amount_vnd"])
+    actual = {
+        (p, d.isoformat(), o): [int(n), int(a)]
+        for p, d, o, n, a in _rows(url, """select province_code, report_date, org_code, sum(receipts), sum(amount_vnd)
+                                           from marts.fct_daily_collections group by 1, 2, 3""")
+    }
+    expected = {k: v for k, v in expected.items() if v[0]}  # header-only days have no collections row
+    assert actual == expected
+
+
+def test_coverage_monthly_matches_ground_truth(pipeline_run):
+    _, source, url, _ = pipeline_run
+    active = {(r["province_code"], r["month"], r["scheme"]): int(r["active_participants"])
+              for r in _csv(source / "_truth" / "active.csv")}
+    mandatory = {}
+    for summary in (source / "summaries").glob("*/*.csv"):
+        for r in _csv(summary):
+            mandatory[(r["province_code"], r["month"] + "-01")] = int(r["mandatory_si_participants"])
+    labour_force = _latest_working_age_labour_force()
+
+    rows = _rows(url, """select province_code, month, labour_force, mandatory_si_participants,
+                                voluntary_si_participants, si_coverage_rate, voluntary_si_rate,
+                                hi_household_participants
+                         from marts.fct_coverage_monthly order by 1, 2""")
+    # months before the range appear too (arrears paid in it cover them); the truth covers the range
+    in_range = [r for r in rows if r[1] >= START.replace(day=1)]
+    assert {(r[0], r[1].isoformat()) for r in in_range} == {
+        (p, m) for p in PROVINCES for m in ("2024-04-01", "2024-05-01")}
+    for code, month, lf, mand, vol, si_rate, vol_rate, hgd in in_range:
+        key = (code, month.isoformat())
+        assert vol == active.get((*key, "TN"), 0), key
+        assert hgd == active.get((*key, "HGD"), 0), key
+        assert mand == mandatory[key], key
+        assert lf == labour_force[code], key
+        # the mart rounds rates to 6 decimals
+        assert float(si_rate) == pytest.approx((mandatory[key] + active[(*key, "TN")]) / labour_force[code],
+                                               abs=5e-7), key
+        assert float(vol_rate) == pytest.approx(active[(*key, "TN")] / labour_force[code], abs=5e-7), key
+
+
+def test_rerunning_a_day_changes_nothing(pipeline_run):
+    _, source, url, _ = pipeline_run
+    checksum = """select md5(string_agg(t::text, '|' order by t::text)) from {} t"""
+    tables = ["raw.report_files", "raw.receipts", "raw.quarantine", "marts.fct_coverage_monthly"]
+    before = [_rows(url, checksum.format(t))[0][0] for t in tables]
+    assert run_range(str(source), END, END, lookback_days=2, progress=lambda m: None) == 0
+    after = [_rows(url, checksum.format(t))[0][0] for t in tables]
+    assert before == after
