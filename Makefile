@@ -4,11 +4,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_DIR := .bhxh/demo
+DEMO_DIR := .bhxh/demo-source
 DEMO_START ?= 2024-05-13
 DEMO_END ?= 2024-05-26
 DEMO_PROVINCES ?= 30,31,01,26,91
-DEMO_SCALE ?= 0.02
+DEMO_SCALE ?= 1
 
 .PHONY: install demo test warehouse-stop clean
 

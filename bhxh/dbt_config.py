@@ -45,10 +45,12 @@ def marts_task_group_kwargs(settings: Settings | None = None) -> dict:
         # `dbt build` per model with its own tests; a test over several models (relationships) runs
         # in a task of its own once all of them are built (cautious selection keeps it out of each).
         "render_config": RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
-                                      should_detach_multiple_parents_tests=True),
-        # dbt's own log lines stay in the task log at warning level; the marts DAG's Asset is the
-        # contract with downstream DAGs, not Cosmos' per-table assets
-        "operator_args": {"emit_datasets": False, "quiet": True},
+                                      should_detach_multiple_parents_tests=True,
+                                      # the Asset of raw receipts is the contract between DAGs, not
+                                      # Cosmos' per-table assets
+                                      emit_datasets=False),
+        # dbt's own log lines stay quiet in the task log
+        "operator_args": {"quiet": True},
         "execution_config": ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER,
             test_indirect_selection=TestIndirectSelection.CAUTIOUS),
