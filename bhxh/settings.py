@@ -28,6 +28,8 @@ class Settings:
     ``BHXH_REFERENCE_DIR``   the reference facts (default: the dbt seeds, copies of ``../shared/reference``)
     ``BHXH_PSEUDONYM_KEY``   the HMAC key for participant codes (default: a local 0600 key file)
     ``BHXH_SOURCE_ROOT``     the default source root of daily reports (a folder or URL)
+    ``BHXH_HTTP_TIMEOUT``    seconds before an HTTP(S) request to a source counts as failed (default 30)
+    ``BHXH_FETCH_ATTEMPTS``  attempts per source request before giving up (default 4; backoff 0.5 s, doubling)
     """
 
     home: Path = field(default_factory=lambda: _path("BHXH_HOME", PROJECT_ROOT / ".bhxh"))
@@ -38,6 +40,8 @@ class Settings:
     database: str = field(default_factory=lambda: os.environ.get("BHXH_DATABASE", "bhxh"))
     pseudonym_key_env: str | None = field(default_factory=lambda: os.environ.get("BHXH_PSEUDONYM_KEY") or None)
     source_root: str | None = field(default_factory=lambda: os.environ.get("BHXH_SOURCE_ROOT") or None)
+    http_timeout_seconds: float = field(default_factory=lambda: float(os.environ.get("BHXH_HTTP_TIMEOUT", "30")))
+    fetch_attempts: int = field(default_factory=lambda: int(os.environ.get("BHXH_FETCH_ATTEMPTS", "4")))
 
     project_root: Path = PROJECT_ROOT
     dags_dir: Path = PROJECT_ROOT / "dags"

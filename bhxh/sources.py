@@ -13,10 +13,11 @@ from datetime import date
 
 import fsspec
 
+from bhxh.settings import Settings, get_settings
+
 log = logging.getLogger(__name__)
 
 REPORT_NAME = re.compile(r"^(?P<org>[A-Z0-9_]{2,32})(?:\.v(?P<version>[1-9][0-9]{0,2}))?\.(?P<ext>csv|xlsx)$", re.I)
-TRANSIENT_RETRIES = 4
 
 
 class SourceError(RuntimeError):
@@ -34,9 +35,15 @@ class ReportRef:
 
 
 class Source:
-    def __init__(self, root: str):
+    def __init__(self, root: str, settings: Settings | None = None):
+        self.settings = settings or get_settings()
         self.root = root.rstrip("/")
-        self.fs, self.base = fsspec.core.url_to_fs(self.root)
+        options = {}
+        if self.root.split("://", 1)[0] in ("http", "https"):
+            import aiohttp
+
+            options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(total=self.settings.http_timeout_seconds)}
+        self.fs, self.base = fsspec.core.url_to_fs(self.root, **options)
 
     def _full(self, relative: str) -> str:
         return f"{self.base}/{relative}" if self.base else relative
@@ -67,14 +74,14 @@ class Source:
         return self._retry(self.fs.cat_file, path)
 
     def _retry(self, func, *args, **kwargs):
-        delay = 0.5
-        for attempt in range(1, TRANSIENT_RETRIES + 1):
+        delay, attempts = 0.5, self.settings.fetch_attempts
+        for attempt in range(1, attempts + 1):
             try:
                 return func(*args, **kwargs)
             except FileNotFoundError:
                 raise
             except Exception as exc:  # network errors, 5xx, timeouts, truncated bodies
-                if attempt == TRANSIENT_RETRIES:
+                if attempt == attempts:
                     raise SourceError(f"{args[0]}: failed after {attempt} attempts: {exc}") from exc
                 log.warning("%s: attempt %d failed (%s); retrying in %.1fs", args[0], attempt, exc, delay)
                 time.sleep(delay)

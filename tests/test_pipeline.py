@@ -122,3 +122,20 @@ def test_unreadable_file_is_rejected_with_reason(fresh_db, source):
     status, reason = _one(fresh_db, "select status, reason from raw.report_files")
     assert status == "rejected" and reason
     assert _one(fresh_db, "select line_no from raw.quarantine") == (0,)
+
+
+def test_changed_content_at_the_same_path_supersedes_the_earlier_version(fresh_db, source):
+    _run(source)
+    path = source / "30" / DAY.isoformat() / "VNPOST.csv"
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    # re-sent with the first three receipts only (297.000 + 1.221.000 + 2.772.000 = 4.290.000)
+    path.write_text("\n".join(lines[:7] + ["Tổng cộng;;;;;;;;;;;;;;;;;;;4.290.000"]) + "\n", encoding="utf-8-sig")
+    summary = _run(source)
+    assert (summary.files, summary.rows_loaded) == (1, 3)
+    with psycopg.connect(fresh_db) as conn:
+        files = conn.execute("select file_id, status, superseded_by from raw.report_files order by file_id").fetchall()
+        counted = conn.execute("""select count(*), sum(amount) from raw.receipts r
+                                  join raw.report_files f using (file_id) where f.status = 'loaded'""").fetchone()
+    (old_id, old_status, old_by), (new_id, new_status, _) = files
+    assert (old_status, old_by, new_status) == ("superseded", new_id, "loaded")
+    assert counted == (3, 4_290_000)
