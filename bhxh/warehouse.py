@@ -208,7 +208,8 @@ def connect(settings: Settings | None = None, **kwargs) -> psycopg.Connection:
         return psycopg.connect(settings.warehouse_url, **kwargs)
     except psycopg.OperationalError as exc:
         hint = " (start it with `bhxh warehouse start`)" if settings.embedded else ""
-        raise WarehouseError(f"cannot connect to the warehouse{hint}: {str(exc).strip().splitlines()[-1]}") from exc
+        detail = " ".join(line.strip() for line in str(exc).strip().splitlines())
+        raise WarehouseError(f"cannot connect to the warehouse{hint}: {_redact_text(detail, settings)}") from exc
 
 
 def status(settings: Settings | None = None) -> str:
@@ -238,6 +239,13 @@ def _check(cmd: list[str], user_kwargs: dict, message: str) -> None:
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise WarehouseError(f"{message}: {detail[-1] if detail else 'exit %d' % result.returncode}")
+
+
+def _redact_text(text: str, settings: Settings) -> str:
+    from urllib.parse import urlsplit
+
+    password = urlsplit(settings.warehouse_url).password
+    return text.replace(password, "***") if password else text
 
 
 def _redact(url: str) -> str:
