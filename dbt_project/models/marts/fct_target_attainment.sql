@@ -74,7 +74,7 @@ actuals as (
         si_coverage_rate,
         voluntary_si_rate,
         hi_coverage_rate,
-        round(unemployment_insurance_participants::numeric / nullif(labour_force, 0), 6),
+        round(unemployment_insurance_participants::numeric / nullif(labour_force, 0), 12),
         labour_force,
         population
     from {{ ref('fct_coverage_monthly') }}
@@ -144,18 +144,18 @@ select
     scope::text as scope,
     target_province_key::text as target_province_key,
     metric::text as metric,
-    target_value::numeric(12, 6) as target_value,
+    target_value::numeric(18, 12) as target_value,
     deadline::date as deadline,
     source_document::text as source_document,
     target_status::text as target_status,
-    actual_value::numeric(12, 6) as actual_value,
-    (target_value - actual_value)::numeric(12, 6) as gap,
+    actual_value::numeric(18, 12) as actual_value,
+    (target_value - actual_value)::numeric(18, 12) as gap,
     case when actual_value is not null
          then ceil(greatest(target_value - actual_value, 0) * denominator) end::bigint as participants_needed,
     round(actual_value
-          + (actual_value - actual_value_12_months_before) / 12.0 * months_to_deadline, 6)::numeric(12, 6)
+          + (actual_value - actual_value_12_months_before) / 12.0 * months_to_deadline, 12)::numeric(18, 12)
         as projected_value_at_deadline,
     (round(actual_value
-          + (actual_value - actual_value_12_months_before) / 12.0 * months_to_deadline, 6) >= target_value)::boolean
+          + (actual_value - actual_value_12_months_before) / 12.0 * months_to_deadline, 12) >= target_value)::boolean
         as on_track
 from with_trend
