@@ -41,18 +41,18 @@ def months(start: date, end: date) -> list[date]:
 
 def load_source(root: Path, start: date, end: date) -> None:
     """Collect and load every report day in [start, end] for the province folders under ``root``
-    (each code only on the days it is valid), then the monthly summaries of the months."""
+    (each code only on the days it has a folder), then the monthly summaries of the months."""
     codes = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.isdigit())
     day = start
     while day <= end:
-        landed = False
         for code in codes:
             if (root / code / day.isoformat()).is_dir():
                 pipeline.collect(str(root), code, day, 0)
-                landed = True
-        if landed:
-            pipeline.process_landed(day, day)
         day += timedelta(days=1)
+    # one validation + COPY run per month of report days (the DAG runs one per day; the result is the same)
+    for month in months(start, end):
+        last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        pipeline.process_landed(max(start, month), min(end, last))
     for month in months(start, end):
         pipeline.load_summaries(str(root), month)
 
