@@ -43,14 +43,15 @@ def load_source(root: Path, start: date, end: date) -> None:
     """Collect and load every report day in [start, end] for the province folders under ``root``
     (each code only on the days it has a folder), then the monthly summaries of the months."""
     codes = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.isdigit())
-    day = start
+    day, landed_months = start, set()
     while day <= end:
         for code in codes:
             if (root / code / day.isoformat()).is_dir():
                 pipeline.collect(str(root), code, day, 0)
+                landed_months.add(day.replace(day=1))
         day += timedelta(days=1)
     # one validation + COPY run per month of report days (the DAG runs one per day; the result is the same)
-    for month in months(start, end):
+    for month in sorted(landed_months):
         last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
         pipeline.process_landed(max(start, month), min(end, last))
     for month in months(start, end):
