@@ -40,6 +40,12 @@ provinces as (
 
 ),
 
+campaign_targets as (
+
+    select * from {{ ref('stg_reference__campaign_targets') }}
+
+),
+
 horizon as (
 
     select max(report_date) as data_through
@@ -62,7 +68,7 @@ goals as (
         goals.campaign_status,
         goals.source_document,
         provinces.province_key
-    from {{ ref('stg_reference__campaign_targets') }} as goals
+    from campaign_targets as goals
     left join provinces
         on provinces.province_code = goals.scope
        and goals.window_start between provinces.valid_from and coalesce(provinces.valid_to, date '9999-12-31')

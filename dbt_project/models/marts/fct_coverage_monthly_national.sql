@@ -12,11 +12,17 @@ provincial as (
 
 ),
 
+provinces as (
+
+    select * from {{ ref('dim_province') }}
+
+),
+
 valid_provinces as (
 
     select months.month, count(*) as provinces_valid
     from (select distinct month from provincial) as months
-    inner join {{ ref('dim_province') }} as provinces
+    inner join provinces
         on months.month between provinces.valid_from and coalesce(provinces.valid_to, date '9999-12-31')
     group by 1
 
