@@ -24,8 +24,9 @@ MODELS_WITH_UNIT_TESTS = {
 }
 
 
-@pytest.fixture
-def unit_db(warehouse_url):
+@pytest.fixture(scope="module")
+def empty_build(warehouse_url, tmp_path_factory):
+    """A database of its own with the seeds and every model built empty; yields dbt's target path."""
     from bhxh.pipeline import init_schema
     from bhxh.settings import get_settings
 
@@ -38,7 +39,11 @@ def unit_db(warehouse_url):
     os.environ["BHXH_DATABASE"] = name
     try:
         init_schema(get_settings())
-        yield name
+        target = tmp_path_factory.mktemp("dbt_unit")
+        for args in (["seed"], ["run", "--empty"]):
+            result = dbt(args, target)
+            assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}"
+        yield target
     finally:
         if previous is None:
             os.environ.pop("BHXH_DATABASE", None)
@@ -46,10 +51,8 @@ def unit_db(warehouse_url):
             os.environ["BHXH_DATABASE"] = previous
 
 
-def test_dbt_unit_tests_pass(unit_db, tmp_path):
-    for args in (["seed"], ["run", "--empty"]):
-        result = dbt(args, tmp_path)
-        assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}"
+def test_dbt_unit_tests_pass(empty_build):
+    tmp_path = empty_build
     result = dbt(["test", "--select", "test_type:unit"], tmp_path)
     assert result.returncode == 0, f"dbt unit tests failed:\n{result.stdout[-8000:]}"
     run = json.loads((tmp_path / "run_results.json").read_text())
@@ -57,3 +60,24 @@ def test_dbt_unit_tests_pass(unit_db, tmp_path):
     assert executed and all(r["status"] == "pass" for r in executed)
     tested = {r["unique_id"].split(".")[2] for r in executed}
     assert MODELS_WITH_UNIT_TESTS <= tested, f"models without a unit test: {MODELS_WITH_UNIT_TESTS - tested}"
+
+
+def test_dbt_docs_generate(empty_build):
+    """`dbt docs generate` works (README: browse with `dbt docs serve`): every mart is in the catalog
+    with its columns, and the BI exposures are in the manifest."""
+    tmp_path = empty_build
+    result = dbt(["docs", "generate"], tmp_path)
+    assert result.returncode == 0, f"dbt docs generate failed:\n{result.stdout[-4000:]}"
+    catalog = json.loads((tmp_path / "catalog.json").read_text())
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    marts = {n["name"]: n for n in manifest["nodes"].values()
+             if n["resource_type"] == "model" and n["schema"] == "marts"}
+    assert "fct_campaign_month" in marts
+    for name, node in marts.items():
+        entry = catalog["nodes"].get(node["unique_id"])
+        assert entry, f"{name} missing from the catalog"
+        assert set(entry["columns"]) == set(node["columns"]), name
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    assert {"metabase_coverage_dashboard", "superset_campaign_dashboard", "static_coverage_dashboard"} <= set(exposures)
+    read = {dep.split(".")[-1] for e in exposures.values() for dep in e["depends_on"]["nodes"]}
+    assert {"fct_campaign_month", "fct_target_attainment", "fct_coverage_monthly"} <= read

@@ -306,6 +306,7 @@ select
     target_keys.target_status::text as target_status,
     all_rows.actual_value::numeric(18, 12) as actual_value,
     (target_keys.target_value - all_rows.actual_value)::numeric(18, 12) as gap,
+    ((target_keys.target_value - all_rows.actual_value) * 100)::numeric(18, 10) as gap_pp,
     all_rows.denominator::bigint as denominator,
     case when all_rows.actual_value is not null and all_rows.denominator is not null
          then ceil(greatest(target_keys.target_value - all_rows.actual_value, 0) * all_rows.denominator)
