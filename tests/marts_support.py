@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from bhxh import pipeline
+from bhxh.canonical import CANONICAL_COLUMNS
 from bhxh.dbt_config import dbt_env
 from bhxh.settings import get_settings
 
@@ -78,3 +79,55 @@ def dbt_build(target: Path, select: str | None = None) -> None:
 def query(url: str, sql: str, *args) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql, args).fetchall()
+
+
+class Reports:
+    """Writes canonical receipts, one CSV per (province, report day, org)."""
+
+    def __init__(self, root: Path, first_code: int = 0):
+        self.root = root
+        self.files: dict[tuple[str, date], list[dict]] = {}
+        self.next_code = first_code
+
+    def person(self, province: str) -> str:
+        self.next_code += 1
+        return f"{int(province):02d}{self.next_code:08d}"
+
+    def add(self, province: str, day: date, *, participant: str, district: str, transaction: str,
+            period_start: date, months: int, scheme: str = "TN", poverty_line: int) -> None:
+        rows = self.files.setdefault((province, day), [])
+        if scheme == "TN":
+            income = poverty_line
+            subsidy = round(0.10 * 0.22 * poverty_line * months) if months > 0 else 0
+            amount = round(0.22 * income * months) - subsidy
+            member = ""
+        else:  # 4.5% of the base salary (1,490,000 until 2023-06-30), first member
+            income, subsidy, member = "", 0, 1
+            amount = round(0.045 * 1_490_000 * months)
+        rows.append({
+            "receipt_no": f"VNP{province}-{day:%y%m%d}-{len(rows) + 1:05d}",
+            "collected_on": day.isoformat(), "collection_point": f"BD-{district}-01",
+            "province_code": province, "district_code": district,
+            "commune_code": f"{int(district) * 33 + 1:05d}", "participant_code": participant,
+            "full_name": "Nguyễn Văn An", "birth_year": 1980, "gender": "M", "scheme": scheme,
+            "transaction_type": transaction, "period_start": period_start.isoformat(), "months_paid": months,
+            "declared_income": income, "household_member_no": member, "subsidy_group": "other",
+            "state_subsidy": subsidy, "amount": amount,
+        })
+
+    def write(self, name: str = "VNPOST.csv") -> None:
+        for (province, day), rows in self.files.items():
+            folder = self.root / province / day.isoformat()
+            folder.mkdir(parents=True, exist_ok=True)
+            with (folder / name).open("w", encoding="utf-8", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=CANONICAL_COLUMNS, lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(rows)
+
+    def summary(self, province: str, month: str, mandatory: int, voluntary: int, health: int) -> None:
+        folder = self.root / "summaries" / month
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{province}.csv").write_text(
+            "province_code,month,mandatory_si_participants,voluntary_si_participants,"
+            "unemployment_insurance_participants,health_insurance_participants\n"
+            f"{province},{month},{mandatory},{voluntary},{int(mandatory * 0.88)},{health}\n", encoding="utf-8")
