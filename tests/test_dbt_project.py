@@ -34,6 +34,24 @@ REQUIRED_COLUMNS = {
         "voluntary_si_rate", "hi_household_participants", "health_insurance_participants",
         "hi_coverage_rate", "reconciliation_gap", "labour_force_is_estimate",
     },
+    "fct_coverage_monthly_current_geography": {
+        "province_code", "province_name", "month", "labour_force", "population",
+        "mandatory_si_participants", "voluntary_si_participants", "si_coverage_rate",
+        "voluntary_si_rate", "hi_household_participants", "health_insurance_participants",
+        "hi_coverage_rate", "reconciliation_gap", "labour_force_is_estimate",
+    },
+    "fct_target_attainment": {
+        "month", "target_id", "scope", "metric", "target_value", "deadline", "source_document", "actual_value",
+        "gap", "participants_needed", "projected_value_at_deadline", "on_track", "target_status", "measurement_note",
+    },
+    "fct_plan_attainment": {
+        "province_code", "district_code", "year", "scheme", "annual_plan", "new_participants_ytd",
+        "attainment_rate", "half_year_reached",
+    },
+    "fct_campaign_month": {
+        "province_code", "district_code", "year", "scheme", "new_in_may", "new_in_april", "new_in_may_prior_year",
+        "new_change_vs_april", "new_change_vs_may_prior_year", "campaign_goal", "reached_campaign_goal",
+    },
 }
 
 

@@ -111,7 +111,7 @@ actuals as (
         si_coverage_rate,
         voluntary_si_rate,
         hi_coverage_rate,
-        null::numeric,
+        round(unemployment_insurance_participants::numeric / nullif(labour_force, 0), 12),
         labour_force,
         population,
         case when constituents_with_data < constituent_provinces
