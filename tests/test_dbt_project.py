@@ -103,8 +103,11 @@ def test_marts_have_enforced_contracts_and_documented_columns(manifest):
     for name, node in sorted(marts.items()):
         if not node["config"].get("contract", {}).get("enforced"):
             problems.append(f"{name}: contract not enforced")
-        if node["config"].get("materialized") != "table" or node["schema"] != "marts":
+        # an incremental model is a table too (fct_daily_collections: a new day does not rebuild the past)
+        if node["config"].get("materialized") not in ("table", "incremental") or node["schema"] != "marts":
             problems.append(f"{name}: must be a table in schema marts (is {node['config'].get('materialized')} in {node['schema']})")
+        if node["config"].get("materialized") == "incremental" and node["config"].get("on_schema_change") != "fail":
+            problems.append(f"{name}: an incremental mart with a contract must fail on a schema change")
         if not node.get("description", "").strip():
             problems.append(f"{name}: no description")
         if not node["columns"]:
