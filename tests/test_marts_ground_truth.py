@@ -223,3 +223,43 @@ def test_daily_collections_against_truth_files(built):
         url, """select province_code, report_date, org_code, sum(receipts), sum(amount_vnd), sum(state_subsidy_vnd)
                 from marts.fct_daily_collections group by 1, 2, 3""")}
     assert got == dict(expected)
+
+
+def test_targets_national_sums_and_hai_duong_after_the_merger(built):
+    """RES28_VOL_2025 (2.5% voluntary SI by 2025): the national rate is the sum of the provinces'
+    voluntary participants over the sum of their labour forces (never an average of rates); Hải
+    Dương's 55% is measured on old 30 up to 2025-06 and carries a note afterwards."""
+    import math
+
+    source, url = built
+    truth = _truth_active(source)
+    summaries = _summaries(source)
+    rows = query(url, """select month, actual_value, gap, gap_pp, participants_needed, measurement_note
+                         from marts.fct_target_attainment where target_id = 'RES28_VOL_2025'
+                         and month between %s and %s order by month""", START, END)
+    assert [r[0].isoformat() for r in rows] == _range_months()
+    target = Decimal("0.025")
+    for month, actual, gap, gap_pp, needed, note in rows:
+        key = month.isoformat()
+        codes = ["30", "31"] if month < MERGER else ["31"]
+        volunteers = sum(truth.get((c, key, "TN"), 0) for c in codes)
+        labour = sum(_labour_force(c, month) for c in codes)
+        expected = Decimal(volunteers) / Decimal(labour)
+        assert abs(actual - expected) <= TOLERANCE, key
+        assert abs(gap - (target - expected)) <= TOLERANCE and abs(gap_pp - (target - expected) * 100) <= 100 * TOLERANCE
+        assert needed == math.ceil((target - expected) * labour)
+        assert note == f"sum of the {len(codes)} of {63 if month < MERGER else 34} provinces with data this month, " \
+                       "not yet a national figure"
+    hd = query(url, """select month, actual_value, projected_value_at_deadline, measurement_note
+                       from marts.fct_target_attainment where target_id = 'HD_SI_2025'
+                       and month between %s and %s order by month""", START, END)
+    for month, actual, projected, note in hd:
+        if month < MERGER:
+            key = month.isoformat()
+            mandatory = summaries[(("30"), key)]["mandatory_si_participants"]
+            expected = (Decimal(mandatory) + truth.get(("30", key, "TN"), 0)) / _labour_force("30", month)
+            assert abs(actual - expected) <= TOLERANCE and note is None, key
+        else:
+            assert actual is None and projected is not None
+            assert note.startswith("Hải Dương (30) merged into province 31:2025-07-01 on 2025-07-01")
+    assert hd[-1][0] == date(2025, 7, 1)
