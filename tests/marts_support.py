@@ -71,7 +71,8 @@ def dbt(args: list[str], target: Path, timeout: int = 600) -> subprocess.Complet
 
 
 def dbt_build(target: Path, select: str | None = None) -> None:
-    args = ["build", "--no-partial-parse"] + (["--select", select] if select else [])
+    # cautious: a test that also reads a model outside the selection (relationships) stays out
+    args = ["build", "--no-partial-parse"] + (["--select", select, "--indirect-selection", "cautious"] if select else [])
     result = dbt(args, target)
     assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
 
