@@ -34,6 +34,24 @@ REQUIRED_COLUMNS = {
         "voluntary_si_rate", "hi_household_participants", "health_insurance_participants",
         "hi_coverage_rate", "reconciliation_gap", "labour_force_is_estimate",
     },
+    "fct_coverage_monthly_current_geography": {
+        "province_code", "province_name", "month", "labour_force", "population",
+        "mandatory_si_participants", "voluntary_si_participants", "si_coverage_rate",
+        "voluntary_si_rate", "hi_household_participants", "health_insurance_participants",
+        "hi_coverage_rate", "reconciliation_gap", "labour_force_is_estimate",
+    },
+    "fct_target_attainment": {
+        "month", "target_id", "scope", "metric", "target_value", "deadline", "source_document", "actual_value",
+        "gap", "participants_needed", "projected_value_at_deadline", "on_track", "target_status", "measurement_note",
+    },
+    "fct_plan_attainment": {
+        "province_code", "district_code", "year", "scheme", "annual_plan", "new_participants_ytd",
+        "attainment_rate", "half_year_reached",
+    },
+    "fct_campaign_month": {
+        "province_code", "district_code", "year", "scheme", "new_in_may", "new_in_april", "new_in_may_prior_year",
+        "new_change_vs_april", "new_change_vs_may_prior_year", "campaign_goal", "reached_campaign_goal",
+    },
 }
 
 
@@ -85,8 +103,11 @@ def test_marts_have_enforced_contracts_and_documented_columns(manifest):
     for name, node in sorted(marts.items()):
         if not node["config"].get("contract", {}).get("enforced"):
             problems.append(f"{name}: contract not enforced")
-        if node["config"].get("materialized") != "table" or node["schema"] != "marts":
+        # an incremental model is a table too (fct_daily_collections: a new day does not rebuild the past)
+        if node["config"].get("materialized") not in ("table", "incremental") or node["schema"] != "marts":
             problems.append(f"{name}: must be a table in schema marts (is {node['config'].get('materialized')} in {node['schema']})")
+        if node["config"].get("materialized") == "incremental" and node["config"].get("on_schema_change") != "fail":
+            problems.append(f"{name}: an incremental mart with a contract must fail on a schema change")
         if not node.get("description", "").strip():
             problems.append(f"{name}: no description")
         if not node["columns"]:

@@ -5,16 +5,17 @@
 -- Rules:
 --   * a receipt with months_paid = n > 0 covers months period_start .. period_start + n - 1;
 --   * a refund (months_paid = -k) takes back months period_start .. period_start + k - 1;
---   * events apply in the order they happened (collected_on, report_date, file_id, line_no):
---     for every month the latest receipt touching it decides (payment: covered, refund: not),
---     so a refund removes earlier payments and a later payment covers the month again;
---   * the month is attributed to the province of the deciding payment (its file's code on its
---     report date), moved through the 2025-07-01 merger by int_provinces__lineage: a receipt
+--   * a refunded month stays taken back: it is not covered even when a payment dated later covers
+--     it (the generator's ground-truth rule "covered months minus refunded months"; a refund and
+--     the renewal it cancels can carry collected_on dates in either order within a month);
+--   * the month is attributed to the province of the latest payment covering it
+--     (collected_on, report_date, file_id, line_no): its file's code on its
+--     report date, moved through the 2025-07-01 merger by int_provinces__lineage: a receipt
 --     from old 30 (Hải Dương) covering 2025-07 onwards counts those months under 31 (Hải Phòng).
 --
 -- Method: no month explosion. Per participant and scheme the receipts' start/end months (and the
--- province validity boundaries) cut the timeline into elementary segments; each segment takes
--- the latest receipt covering it; covered segments are merged back into islands (gaps and
+-- province validity boundaries) cut the timeline into elementary segments; a segment is covered
+-- when a payment covers it and no refund does, in the latest payment's province; covered segments are merged back into islands (gaps and
 -- islands). Cost grows with receipts, not with months covered.
 
 with
@@ -94,15 +95,16 @@ segments as (
 
 ),
 
-deciding_event as (
+segment_events as (
 
-    select distinct on (segments.participant_key, segments.scheme, segments.segment_start)
+    select
         segments.participant_key,
         segments.scheme,
         segments.segment_start,
         segments.segment_end,
         events.is_payment,
-        events.origin_province_key
+        events.origin_province_key,
+        events.event_seq
 
     from segments
     inner join events
@@ -111,7 +113,38 @@ deciding_event as (
        and events.start_month <= segments.segment_start
        and events.end_month >= segments.segment_end
     where segments.segment_end is not null
-    order by segments.participant_key, segments.scheme, segments.segment_start, events.event_seq desc
+
+),
+
+refunded as (
+
+    select distinct participant_key, scheme, segment_start
+    from segment_events
+    where not is_payment
+
+),
+
+deciding_event as (
+
+    -- the latest payment covering the segment gives its province; a refunded segment is not covered
+    select distinct on (segment_events.participant_key, segment_events.scheme, segment_events.segment_start)
+        segment_events.participant_key,
+        segment_events.scheme,
+        segment_events.segment_start,
+        segment_events.segment_end,
+        segment_events.is_payment,
+        segment_events.origin_province_key
+
+    from segment_events
+    where segment_events.is_payment
+      and not exists (
+          select 1 from refunded
+          where refunded.participant_key = segment_events.participant_key
+            and refunded.scheme = segment_events.scheme
+            and refunded.segment_start = segment_events.segment_start
+      )
+    order by segment_events.participant_key, segment_events.scheme, segment_events.segment_start,
+             segment_events.event_seq desc
 
 ),
 

@@ -19,12 +19,18 @@ provinces as (
 
 ),
 
+denominators as (
+
+    select * from {{ ref('stg_reference__province_denominators') }}
+
+),
+
 published as (
 
     select
         provinces.province_key,
         denominators.*
-    from {{ ref('stg_reference__province_denominators') }} as denominators
+    from denominators
     inner join provinces
         on provinces.province_code = denominators.province_code
        and make_date(denominators.year, 7, 1)

@@ -98,11 +98,11 @@ select
     mandatory_si_participants::bigint as mandatory_si_participants,
     voluntary_si_participants::bigint as voluntary_si_participants,
     round((mandatory_si_participants + voluntary_si_participants)::numeric
-          / nullif(labour_force, 0), 6)::numeric(12, 6) as si_coverage_rate,
-    round(voluntary_si_participants::numeric / nullif(labour_force, 0), 6)::numeric(12, 6) as voluntary_si_rate,
+          / nullif(labour_force, 0), 12)::numeric(18, 12) as si_coverage_rate,
+    round(voluntary_si_participants::numeric / nullif(labour_force, 0), 12)::numeric(18, 12) as voluntary_si_rate,
     hi_household_participants::bigint as hi_household_participants,
     health_insurance_participants::bigint as health_insurance_participants,
-    round(health_insurance_participants::numeric / nullif(population, 0), 6)::numeric(12, 6) as hi_coverage_rate,
+    round(health_insurance_participants::numeric / nullif(population, 0), 12)::numeric(18, 12) as hi_coverage_rate,
     reported_voluntary_si_participants::bigint as reported_voluntary_si_participants,
     (voluntary_si_participants - reported_voluntary_si_participants)::bigint as reconciliation_gap,
     unemployment_insurance_participants::bigint as unemployment_insurance_participants

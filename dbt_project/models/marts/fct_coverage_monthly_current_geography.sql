@@ -71,8 +71,15 @@ summed as (
         case when count(*) = count(denominators.working_age_labour_force)
              then sum(denominators.working_age_labour_force) end as labour_force,
         coalesce(bool_or(denominators.working_age_labour_force_is_estimate), false) as labour_force_is_estimate,
+        case when count(*) = 1 then max(denominators.working_age_labour_force_method)
+             else 'derived:sum_of_constituents ('
+                  || string_agg(distinct denominators.working_age_labour_force_method, '; ') || ')'
+        end as labour_force_method,
         case when count(*) = count(denominators.population)
              then sum(denominators.population) end as population,
+        coalesce(bool_or(denominators.population_is_estimate), false) as population_is_estimate,
+        case when count(*) = count(provincial.unemployment_insurance_participants)
+             then sum(provincial.unemployment_insurance_participants) end as unemployment_insurance_participants,
         case when count(*) = count(provincial.mandatory_si_participants)
              then sum(provincial.mandatory_si_participants) end as mandatory_si_participants,
         coalesce(sum(provincial.voluntary_si_participants), 0) as voluntary_si_participants,
@@ -102,15 +109,18 @@ select
     constituents_with_data::integer as constituents_with_data,
     labour_force::bigint as labour_force,
     labour_force_is_estimate::boolean as labour_force_is_estimate,
+    labour_force_method::text as labour_force_method,
     population::bigint as population,
+    population_is_estimate::boolean as population_is_estimate,
     mandatory_si_participants::bigint as mandatory_si_participants,
     voluntary_si_participants::bigint as voluntary_si_participants,
     round((mandatory_si_participants + voluntary_si_participants)::numeric
-          / nullif(labour_force, 0), 6)::numeric(12, 6) as si_coverage_rate,
-    round(voluntary_si_participants::numeric / nullif(labour_force, 0), 6)::numeric(12, 6) as voluntary_si_rate,
+          / nullif(labour_force, 0), 12)::numeric(18, 12) as si_coverage_rate,
+    round(voluntary_si_participants::numeric / nullif(labour_force, 0), 12)::numeric(18, 12) as voluntary_si_rate,
     hi_household_participants::bigint as hi_household_participants,
     health_insurance_participants::bigint as health_insurance_participants,
-    round(health_insurance_participants::numeric / nullif(population, 0), 6)::numeric(12, 6) as hi_coverage_rate,
+    round(health_insurance_participants::numeric / nullif(population, 0), 12)::numeric(18, 12) as hi_coverage_rate,
     reported_voluntary_si_participants::bigint as reported_voluntary_si_participants,
-    (voluntary_si_participants - reported_voluntary_si_participants)::bigint as reconciliation_gap
+    (voluntary_si_participants - reported_voluntary_si_participants)::bigint as reconciliation_gap,
+    unemployment_insurance_participants::bigint as unemployment_insurance_participants
 from summed

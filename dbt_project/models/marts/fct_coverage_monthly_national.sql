@@ -12,11 +12,17 @@ provincial as (
 
 ),
 
+provinces as (
+
+    select * from {{ ref('dim_province') }}
+
+),
+
 valid_provinces as (
 
     select months.month, count(*) as provinces_valid
     from (select distinct month from provincial) as months
-    inner join {{ ref('dim_province') }} as provinces
+    inner join provinces
         on months.month between provinces.valid_from and coalesce(provinces.valid_to, date '9999-12-31')
     group by 1
 
@@ -60,13 +66,13 @@ select
     national.population::bigint as population,
     national.mandatory_si_participants::bigint as mandatory_si_participants,
     national.voluntary_si_participants::bigint as voluntary_si_participants,
-    round(national.si_rate_numerator::numeric / nullif(national.si_rate_denominator, 0), 6)::numeric(12, 6)
+    round(national.si_rate_numerator::numeric / nullif(national.si_rate_denominator, 0), 12)::numeric(18, 12)
         as si_coverage_rate,
-    round(national.voluntary_rate_numerator::numeric / nullif(national.voluntary_rate_denominator, 0), 6)::numeric(12, 6)
+    round(national.voluntary_rate_numerator::numeric / nullif(national.voluntary_rate_denominator, 0), 12)::numeric(18, 12)
         as voluntary_si_rate,
     national.hi_household_participants::bigint as hi_household_participants,
     national.health_insurance_participants::bigint as health_insurance_participants,
-    round(national.hi_rate_numerator::numeric / nullif(national.hi_rate_denominator, 0), 6)::numeric(12, 6)
+    round(national.hi_rate_numerator::numeric / nullif(national.hi_rate_denominator, 0), 12)::numeric(18, 12)
         as hi_coverage_rate,
     national.reported_voluntary_si_participants::bigint as reported_voluntary_si_participants,
     national.reconciliation_gap::bigint as reconciliation_gap

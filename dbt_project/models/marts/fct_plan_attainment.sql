@@ -70,7 +70,7 @@ select
     plan_value::bigint as annual_plan,
     plan_status::text as plan_status,
     new_participants_ytd::bigint as new_participants_ytd,
-    round(new_participants_ytd::numeric / nullif(plan_value, 0), 6)::numeric(12, 6) as attainment_rate,
+    round(new_participants_ytd::numeric / nullif(plan_value, 0), 12)::numeric(18, 12) as attainment_rate,
     new_participants_by_30_june::bigint as new_participants_by_30_june,
     (new_participants_by_30_june >= 0.5 * plan_value)::boolean as half_year_reached,
     latest_month::date as latest_month_with_new_participants
