@@ -1,0 +1,172 @@
+"""Data quality end to end: a generated day with every fault switched on, through Airflow (dag.test)
+and the marts, against the generator's ground truth (_truth/faults.csv, files.csv); a clean day.
+
+Expected values come from the truth files or by hand, never from the code under test.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bhxh.generate import FAULT_RATES, generate
+
+DAY = date(2024, 5, 15)
+# seed 12 and these provinces give one file of every fault kind on DAY (checked below)
+FAULT_PROVINCES = ["30", "34", "40", "79", "91"]
+FAULT_SEED = 12
+
+
+def _truth(root: Path, name: str) -> list[dict]:
+    with (root / "_truth" / name).open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _rows(url: str, sql: str, *args) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def _dbt_build(url: str, select: str) -> None:
+    from bhxh.dbt_config import dbt_env
+    from bhxh.settings import get_settings
+
+    project = get_settings().dbt_project_dir
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", str(project), "--project-dir",
+         str(project), "--select", select, "--quiet"],
+        cwd=project, env={**os.environ, **dbt_env()}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def _run_day_through_airflow(source: Path, day: date):
+    """The daily DAG for ``day`` with dag.test (collect per province, validate_and_load, report_data_quality)."""
+    from bhxh import airflow_env
+    from bhxh.orchestration import logical_date_for
+    from bhxh.runner import load_dags
+
+    airflow_env.migrate()
+    dag = load_dags()["bhxh_daily_collection"]
+    run = dag.test(logical_date=logical_date_for(day), run_conf={"source_root": str(source), "lookback_days": 0})
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+@pytest.fixture(scope="module")
+def fault_day(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faults") / "source"
+    generate(root, DAY, DAY, provinces=FAULT_PROVINCES, seed=FAULT_SEED, scale=0.01,
+             faults={kind: 1 / len(FAULT_RATES) for kind in FAULT_RATES})
+    return root
+
+
+@pytest.mark.e2e
+def test_fault_day_through_airflow(fresh_db, fault_day):
+    faults = {(f["province_code"], f["org_code"]): f for f in _truth(fault_day, "faults.csv")}
+    assert {f["fault"] for f in faults.values()} == set(FAULT_RATES), "precondition: every fault kind injected"
+    files = {(f["province_code"], f["org_code"]): f for f in _truth(fault_day, "files.csv")}
+
+    states = _run_day_through_airflow(fault_day, DAY)
+    assert all(state == "success" for task, state in states.items() if task != "report_data_quality"), states
+    assert states["report_data_quality"] == "failed"  # rejections and a missing report: red, not hidden
+    _dbt_build(fresh_db, "+fct_report_completeness +fct_data_quality")
+
+    completeness = {(r[0], r[1]): r[2:] for r in _rows(fresh_db, """
+        select province_code, org_code, expected, received, on_time, days_late, rows_received, rows_loaded,
+               rows_quarantined, status, versions_received, file_version
+        from marts.fct_report_completeness where report_date = %s""", DAY)}
+    failed = _rows(fresh_db, """select province_code, file, check_name, severity, unexpected_count, sample_values::text
+                                from marts.fct_data_quality where report_date = %s and not success""", DAY)
+
+    def checks(province, org):
+        return [(name, severity, count) for p, file, name, severity, count, _ in failed
+                if p == province and file and file.split("/")[-1].split(".")[0] == org]
+
+    # every (province, organisation) the generator wrote or dropped is expected and accounted for
+    assert set(completeness) == set(files) | {k for k, f in faults.items() if f["fault"] == "missing"}
+    for key, fault in faults.items():
+        kind = fault["fault"]
+        expected, received, on_time, days_late, rows_in, loaded, quarantined, status, versions, version = \
+            completeness[key]
+        assert expected, key
+        if kind == "missing":
+            assert (received, status, rows_in) == (False, "missing", None), key
+            continue
+        truth = files[key]
+        assert received, key
+        if kind == "late":  # "arrived 2024-05-18 (2 days late)"
+            assert (on_time, status, days_late) == (False, "late", int(fault["detail"].split("(")[1].split()[0]))
+        else:
+            assert on_time and days_late == 0, key
+        if kind in ("wrong_encoding", "wrong_province"):  # file_rejected
+            assert status == "rejected" and loaded == 0, key
+            names = [c[0] for c in checks(*key)]
+            assert ("read_report" if kind == "wrong_encoding" else
+                    "receipt_files.expect_column_pair_values_to_be_equal(province_code=_file_province)") in names
+        else:
+            assert loaded == int(truth["receipts"]), (key, kind)
+        if kind == "malformed_rows":  # rows_quarantined, with the collected_on reason
+            assert quarantined == int(truth["receipts_sent"]) - int(truth["receipts"]) == 2
+            assert "receipt_rows.expect_column_values_to_not_be_null(collected_on)" in [c[0] for c in checks(*key)]
+        if kind == "control_total_mismatch":  # control_total_check_fails_rows_loaded
+            assert [c[:2] for c in checks(*key)] == [
+                ("report_files.expect_column_pair_values_to_be_equal(amount_sum=control_total) "
+                 "where has_control_total == True", "warning")]
+            assert status == "on_time" and quarantined == 0
+        if kind == "schema_drift":  # extra_column_kept_raw_rows_loaded
+            assert [c[:2] for c in checks(*key)] == [
+                ("report_files.expect_column_values_to_be_between(extra_column_count)", "warning")]
+            extra = _rows(fresh_db, """select count(*) from raw.receipts r join raw.report_files f using (file_id)
+                                       where f.province_code = %s and f.org_code = %s and r.extra is not null""",
+                          *key)[0][0]
+            assert extra == int(truth["receipts"])
+        if kind == "corrected_v2":  # v1_superseded_by_v2
+            assert (versions, version, status) == (2, 2, "on_time"), key
+            v1 = _rows(fresh_db, """select f.status, s.version, q.superseded_by = s.file_id, q.reasons
+                                    from raw.report_files f join raw.report_files s on s.file_id = f.superseded_by
+                                    left join raw.quarantine q on q.file_id = f.file_id
+                                    where f.province_code = %s and f.org_code = %s and f.version = 1""", *key)
+            assert [r[:3] for r in v1] == [("superseded", 2, True)], v1  # its bad row, resolved
+            assert any("_amount_deviation" in reason for reason in v1[0][3])
+        if kind == "duplicate_file":  # v2_identical_to_v1_no_double_count
+            assert versions == 1 and loaded == int(truth["receipts"])
+
+    # nothing lost: for every readable file, rows in = loaded + quarantined; rejected files whole in quarantine
+    for status, received, loaded, quarantined, whole in _rows(fresh_db, """
+            select f.status, f.rows_received, f.rows_loaded, f.rows_quarantined,
+                   (select count(*) from raw.quarantine q where q.file_id = f.file_id and q.line_no = 0)
+            from raw.report_files f"""):
+        if status == "rejected":
+            assert (loaded, whole) == (0, 1)
+        else:
+            assert received == loaded + quarantined
+    counted = _rows(fresh_db, "select count(*) from raw.receipts r join raw.report_files f using (file_id) "
+                              "where f.status = 'loaded'")[0][0]
+    assert counted == sum(int(f["receipts"]) for f in files.values())
+    # personal data never in clear in the published samples
+    assert not [sample for *_, sample in failed if sample and re.search(r"\b\d{10}\b", sample)]
+
+    # Data Docs were built, and `bhxh dq` lists the day's failures
+    from bhxh.settings import get_settings
+
+    index = get_settings().data_docs_dir / "index.html"
+    assert index.exists() and "receipt_rows" in index.read_text(encoding="utf-8")
+    from contextlib import redirect_stdout
+
+    from bhxh.cli import main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["dq", "--date", DAY.isoformat()])
+    text = out.getvalue()
+    assert code == 1
+    assert "MISSING    30 VNPOST" in text and "REJECTED   34 VNPOST" in text and "LATE       34 VIETTELPOST" in text
+    assert "_amount_deviation" in text and "collected_on" in text and "extra_column_count" in text
