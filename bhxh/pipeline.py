@@ -302,7 +302,9 @@ def _record_checks(conn, run_id, checks, meta, rejected) -> None:
         "sample_values": json.dumps([reason], ensure_ascii=False), "severity": "error",
     } for fid, reason in rejected.items()]
     if records:
-        copy_frame(conn, "raw.dq_results", pd.DataFrame.from_records(records))
+        frame = pd.DataFrame.from_records(records)
+        frame["unexpected_count"] = frame["unexpected_count"].astype("Int64")
+        copy_frame(conn, "raw.dq_results", frame)
 
 
 SUMMARY_COLUMNS = ["province_code", "month", "mandatory_si_participants", "voluntary_si_participants",

@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import psycopg
@@ -170,3 +170,28 @@ def test_fault_day_through_airflow(fresh_db, fault_day):
     assert code == 1
     assert "MISSING    30 VNPOST" in text and "REJECTED   34 VNPOST" in text and "LATE       34 VIETTELPOST" in text
     assert "_amount_deviation" in text and "collected_on" in text and "extra_column_count" in text
+
+
+@pytest.mark.parametrize("day, provinces", [
+    (date(2024, 7, 5), ["30", "31", "91"]),   # receipts collected on both sides of the 2024-07-01 base salary
+    (date(2025, 7, 2), ["01", "91"]),         # after the merger: new codes, no districts, new subsidy shares
+])
+def test_clean_day_has_no_false_rejection(fresh_db, tmp_path, day, provinces):
+    root = tmp_path / "source"
+    generate(root, day, day, provinces=provinces, seed=5, scale=0.02)
+    files = _truth(root, "files.csv")
+    from bhxh import pipeline
+
+    for code in {f["province_code"] for f in files}:
+        pipeline.collect(str(root), code, day)
+    summary = pipeline.process_landed(day, day)
+    assert summary.failures == [] and summary.warnings == []
+    assert (summary.files, summary.rows_loaded, summary.rows_quarantined) == (
+        len(files), sum(int(f["receipts"]) for f in files), 0)
+    assert _rows(fresh_db, "select check_name, sample_values::text from raw.dq_results where not success") == []
+    assert _rows(fresh_db, "select count(*) from raw.dq_results")[0][0] > 0
+    from bhxh.dq import missing_reports
+
+    assert missing_reports(day) == []
+    arrivals = _rows(fresh_db, "select distinct source_modified_at from raw.report_files")
+    assert arrivals == [(datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc),)]  # 07:00 local
