@@ -50,9 +50,10 @@ def bhxh_daily_collection():
 
         return validate_and_load_day(get_current_context())
 
-    @task(retries=0)
+    @task
     def report_data_quality(summary: dict) -> dict:
-        """Red when rows or files were rejected or a report is missing; the details and an alert."""
+        """Red when rows or files were rejected or a report is missing (AirflowFailException: no
+        retry); the details in the log and an alert (bhxh.quality_alerts)."""
         from bhxh.tasks import report_data_quality_day
 
         return report_data_quality_day(get_current_context(), summary)

@@ -69,9 +69,10 @@ def test_generator_writes_exactly_the_registry_organisations(tmp_path):
     generate(tmp_path, start, end, provinces=["30", "34", "91"], seed=3, scale=0.005)
     with (tmp_path / "_truth" / "files.csv").open(encoding="utf-8") as fh:
         written = {(r["province_code"], r["report_date"], r["org_code"]) for r in csv.DictReader(fh)}
-    codes = {code for code, _, _ in written}
-    expected = {(code, (start + timedelta(days=i)).isoformat(), org)
-                for i in range((end - start).days + 1) for code in codes
-                for org in registry.expected_organisations(code, start + timedelta(days=i))}
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    codes = {day: {code for code, d, _ in written if d == day.isoformat()} for day in days}
+    assert codes[date(2025, 6, 30)] == {"30", "34", "91"} and codes[date(2025, 7, 1)] == {"31", "33", "91"}
+    expected = {(code, day.isoformat(), org)
+                for day in days for code in codes[day] for org in registry.expected_organisations(code, day)}
     assert written == expected
     assert ("91", "2025-07-01", "VIETTELPOST") in written and ("30", "2025-07-01", "VNPOST") not in written
