@@ -195,3 +195,36 @@ def test_clean_day_has_no_false_rejection(fresh_db, tmp_path, day, provinces):
     assert missing_reports(day) == []
     arrivals = _rows(fresh_db, "select distinct source_modified_at from raw.report_files")
     assert arrivals == [(datetime.combine(day + timedelta(days=1), time(0), tzinfo=timezone.utc),)]  # 07:00 local
+
+
+def test_anomaly_is_a_warning_against_the_same_day_type(fresh_db):
+    """Hand-made history for province 30, scheme TN: 10 receipts of 100,000 VND on every day but Sunday,
+    2 on Sundays, for 5 weeks; then a Monday with 40 (4x: flagged), a Sunday with 2 (Sunday baseline:
+    not flagged) and a Tuesday with 9 (0.9x: not flagged)."""
+    start = date(2024, 4, 1)  # a Monday
+    days = [start + timedelta(days=i) for i in range(35)]
+    counts = {d: (2 if d.isoweekday() == 7 else 10) for d in days}
+    counts[date(2024, 5, 6)] = 40   # Monday
+    counts[date(2024, 5, 5)] = 2    # Sunday
+    counts[date(2024, 5, 7)] = 9    # Tuesday
+    with psycopg.connect(fresh_db) as conn:
+        for day, n in sorted(counts.items()):
+            file_id = conn.execute(
+                """insert into raw.report_files (province_code, report_date, org_code, version, source_path, sha256,
+                                                 bytes, status, rows_received, rows_loaded, rows_quarantined)
+                   values ('30', %s, 'VNPOST', 1, %s, %s, 1, 'loaded', %s, %s, 0) returning file_id""",
+                (day, f"30/{day}/VNPOST.csv", f"sha-{day}", n, n)).fetchone()[0]
+            for line in range(n):
+                conn.execute("""insert into raw.receipts (file_id, line_no, file_province_code, report_date, org_code,
+                                   receipt_no, collected_on, scheme, transaction_type, months_paid, amount)
+                                values (%s, %s, '30', %s, 'VNPOST', %s, %s, 'TN', 'continued', 1, 100000)""",
+                             (file_id, line + 2, day, f"BD30-{day:%y%m%d}-{line:05d}", day))
+    _dbt_build(fresh_db, "+fct_data_quality")
+    flagged = _rows(fresh_db, """select report_date, check_name, severity, success, sample_values->>'observed',
+                                        sample_values->>'expected'
+                                 from marts.fct_data_quality where check_name like 'anomaly.%%'
+                                 order by report_date, check_name""")
+    assert flagged == [
+        (date(2024, 5, 6), "anomaly.amount_vnd(TN)", "warning", False, "4000000", "1000000"),
+        (date(2024, 5, 6), "anomaly.receipt_count(TN)", "warning", False, "40", "10"),
+    ]
