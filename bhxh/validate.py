@@ -233,7 +233,11 @@ def _sample(column: str | None, values: list) -> list:
         return ["<personal data withheld>"] * min(len(values), SAMPLE_SIZE)
     out = []
     for value in values[:SAMPLE_SIZE]:
-        out.append(value if isinstance(value, (str, int, float, bool)) or value is None else str(value))
+        if isinstance(value, dict):  # a file profile's failing fields
+            value = {k: (v.item() if hasattr(v, "item") else v) for k, v in value.items()}
+        elif hasattr(value, "item"):  # numpy scalar
+            value = value.item()
+        out.append(value if isinstance(value, (str, int, float, bool, dict)) or value is None else str(value))
     return out
 
 
