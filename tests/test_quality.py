@@ -228,3 +228,36 @@ def test_anomaly_is_a_warning_against_the_same_day_type(fresh_db):
         (date(2024, 5, 6), "anomaly.amount_vnd(TN)", "warning", False, "4000000", "1000000"),
         (date(2024, 5, 6), "anomaly.receipt_count(TN)", "warning", False, "40", "10"),
     ]
+
+
+def test_quality_alert_is_logged_and_posted_to_the_webhook(monkeypatch, caplog):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bhxh.quality_alerts import send_quality_alert
+
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("BHXH_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+        assert send_quality_alert("BHXH data quality 2024-05-15: 1 rejections", {"lines": ["REJECTED 30/x.csv"]})
+    finally:
+        server.shutdown()
+    assert received == [{"title": "BHXH data quality 2024-05-15: 1 rejections",
+                         "text": "BHXH data quality 2024-05-15: 1 rejections\n  - REJECTED 30/x.csv",
+                         "lines": ["REJECTED 30/x.csv"]}]
+    assert "REJECTED 30/x.csv" in caplog.text
+    monkeypatch.delenv("BHXH_ALERT_WEBHOOK_URL")
+    assert not send_quality_alert("logged only", {"lines": []})  # no webhook: logged, not sent
