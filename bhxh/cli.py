@@ -4,6 +4,7 @@
     bhxh generate --out DIR --start DATE --end DATE [--provinces CODES] [--seed N] [--scale X] [--faults]
     bhxh run --source ROOT_OR_URL --start DATE --end DATE [--lookback DAYS]
     bhxh report [--month YYYY-MM]
+    bhxh dq [--date DATE]
 """
 
 from __future__ import annotations
@@ -88,6 +89,14 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_dq(args) -> int:
+    from bhxh.dq import day_report
+
+    text, problems = day_report(args.date)
+    print(text)
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bhxh", description="BHXH coverage warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="coverage against targets as a table")
     p.add_argument("--month", type=_month, default=None, help="YYYY-MM (default: the latest month)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("dq", help="a day's failed data-quality checks and missing or late reports (exit 1 if any)")
+    p.add_argument("--date", type=_date, default=None, help="report day YYYY-MM-DD (default: the latest)")
+    p.set_defaults(func=cmd_dq)
     return parser
 
 

@@ -223,14 +223,15 @@ DIALECT_DOC = {
 }
 
 
-def orgs_of(code: str) -> list[str]:
-    """Organisations reporting in a province code: VNPOST always, VIETTELPOST in ~1/3, OTHER01 in a few."""
-    orgs = ["VNPOST"]
-    if _crc("viettel:" + code) % 3 == 0:
-        orgs.append("VIETTELPOST")
-    if _crc("other:" + code) % 8 == 0:
-        orgs.append("OTHER01")
-    return orgs
+def orgs_of(code: str, day: date | None = None) -> list[str]:
+    """Organisations reporting in a province code on ``day``: the source registry's list
+    (config/source_registry.yml), the single source of truth shared with report completeness.
+    Without ``day``: the code's latest period."""
+    from bhxh import registry
+
+    if day is not None:
+        return registry.expected_organisations(code, day)
+    return registry.expected_organisations(code, MERGER) or registry.expected_organisations(code, MERGER - timedelta(days=1))
 
 
 def dialect_of(code: str, org: str) -> str:
@@ -1005,7 +1006,6 @@ def generate(out_dir: Path, start: date, end: date, provinces: list[str] | None 
     fw = csv.writer(fh, lineterminator="\n")
     fw.writerow(["province_code", "report_date", "org_code", "path", "receipts", "amount_vnd", "state_subsidy_vnd",
                  "new_receipts", "dialect", "fault", "receipts_sent"])
-    code_orgs = {c: orgs_of(c) for c in set(old_sel) | set(new_sel)}
     summaries_rows = []
 
     t_write = None
@@ -1051,6 +1051,7 @@ def generate(out_dir: Path, start: date, end: date, provinces: list[str] | None 
                     code = u if day < MERGER else geo.old[u].successor
                     if code in sel_codes:
                         parts.append((u, s, code, {k: v[lo:hi_] for k, v in ev.items()}))
+            code_orgs = {c: orgs_of(c, day) for c in sel_codes}
             files_today = _build_day(parts, day, geo, params, seed, code_orgs, sel_codes)
             for (code, org), rc in files_today.items():
                 dialect = dialect_of(code, org)

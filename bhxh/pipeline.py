@@ -53,27 +53,36 @@ class CollectSummary:
 
 def collect(source_root: str, province_code: str, day: date, lookback_days: int = 0,
             settings: Settings | None = None) -> CollectSummary:
-    """Land the current report of every organisation of ``province_code`` for ``day`` and the
-    ``lookback_days`` before it. Content already in the manifest for the same report is skipped."""
+    """Land the reports (every version) of every organisation of ``province_code`` for ``day`` and the
+    ``lookback_days`` before it. Content already in the manifest for the same report is skipped.
+    The reports the source registry expects for ``day`` go to raw.expected_reports, when the root
+    carries the province at all (a root without its folder does not serve it)."""
+    from bhxh.registry import deadline, expected_organisations
+
     settings = settings or get_settings()
     source = Source(source_root)
     summary = CollectSummary(province_code)
     with connect(settings, autocommit=True) as conn:
         for offset in range(lookback_days, -1, -1):
             report_day = day - timedelta(days=offset)
-            refs, strays = source.list_reports(province_code, report_day)
+            if offset == 0 and source.serves(province_code):  # each day's own run registers its reports
+                _register_expected(conn, province_code, report_day, expected_organisations(province_code, report_day),
+                                   deadline(province_code, report_day), source_root)
+            # every version, lowest first: a v1 is on record (then superseded) even when its v2 came with it
+            refs, strays = source.list_reports(province_code, report_day, all_versions=True)
             summary.days += 1
             summary.strays += strays
             for ref in refs:
                 data = source.fetch(ref)
                 digest = landing.store(data, settings)
                 inserted = conn.execute(
-                    """insert into raw.report_files
-                         (province_code, report_date, org_code, version, source_path, sha256, bytes, status)
-                       values (%s, %s, %s, %s, %s, %s, %s, 'landed')
+                    """insert into raw.report_files (province_code, report_date, org_code, version, source_path,
+                                                     sha256, bytes, status, source_modified_at)
+                       values (%s, %s, %s, %s, %s, %s, %s, 'landed', %s)
                        on conflict (province_code, report_date, org_code, sha256) do nothing
                        returning file_id""",
-                    (ref.province_code, ref.report_date, ref.org_code, ref.version, ref.path, digest, len(data)),
+                    (ref.province_code, ref.report_date, ref.org_code, ref.version, ref.path, digest, len(data),
+                     source.modified_at(ref)),
                 ).fetchone()
                 if inserted:
                     summary.fetched += 1
@@ -82,6 +91,19 @@ def collect(source_root: str, province_code: str, day: date, lookback_days: int 
     for stray in summary.strays:
         log.warning("not a report file name, ignored: %s", stray)
     return summary
+
+
+def _register_expected(conn, province_code: str, day: date, orgs: list[str], due, source_root: str) -> None:
+    """Materialise the registry's expected reports of one province and day (raw.expected_reports)."""
+    conn.execute("delete from raw.expected_reports where province_code = %s and report_date = %s and "
+                 "org_code <> all(%s)", (province_code, day, orgs))
+    for org in orgs:
+        conn.execute(
+            """insert into raw.expected_reports (province_code, report_date, org_code, deadline, source_root)
+               values (%s, %s, %s, %s, %s)
+               on conflict (province_code, report_date, org_code) do update
+                 set deadline = excluded.deadline, source_root = excluded.source_root, registered_at = now()""",
+            (province_code, day, org, due, source_root))
 
 
 @dataclass
@@ -95,6 +117,8 @@ class ProcessSummary:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    data_docs_url: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -108,7 +132,7 @@ def _json_records(frame: pd.DataFrame) -> list[str]:
 def process_landed(start: date, end: date, settings: Settings | None = None) -> ProcessSummary:
     """Validate and load every ``landed`` file with a report date in [start, end]."""
     from bhxh.reader import ReportRejected, read_report
-    from bhxh.validate import FileInput, validate
+    from bhxh.validate import CheckResult, FileInput, validate
 
     settings = settings or get_settings()
     key = load_key(settings)
@@ -123,6 +147,9 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
             (start, end),
         ).fetchall()
         summary.files = len(landed)
+        latest = {}  # the highest version of each report in the batch (landed in version order)
+        for file_id, province, report_day, org, _path, _digest in landed:
+            latest[(province, report_day, org)] = file_id
         inputs, reads, rejected = [], {}, {}
         for file_id, province, report_day, org, path, digest in landed:
             try:
@@ -131,10 +158,18 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
                 rejected[file_id] = str(exc)
                 continue
             reads[file_id] = result
-            inputs.append(FileInput(file_id, province, report_day, org, path, result.rows,
-                                    result.missing_columns, result.control_total))
-        outcome = validate(inputs)
+            inputs.append(FileInput(file_id, province, report_day, org, path, result.rows, result.missing_columns,
+                                    result.control_total, result.extra_columns,
+                                    latest[(province, report_day, org)] == file_id))
+        outcome = validate(inputs, _loaded_receipts(conn, inputs), run_id=summary.run_id)
+        summary.data_docs_url = outcome.data_docs_url
+        outcome.checks += [
+            CheckResult(file_id, "read_report.cells", not result.errors, len(result.errors),
+                        sorted({e.split(":", 1)[0] for errs in result.errors.values() for e in errs})[:5])
+            for file_id, result in reads.items()]
         meta = {row[0]: row for row in landed}
+        summary.warnings = [f"{meta[c.file_id][4]}: {c.check_name}: {c.unexpected_count} unexpected"
+                            for c in outcome.checks if not c.success and c.severity == "warning"]
 
         receipts, quarantine = [], []
         for file_id, result in reads.items():
@@ -193,14 +228,29 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
             summary.rejected_files += 1
             summary.failures.append(f"{path}: rejected: {reason}")
 
-        _supersede(conn, list(meta))
         if receipts:
             copy_frame(conn, "raw.receipts", pd.concat(receipts, ignore_index=True))
         if quarantine:
             copy_frame(conn, "raw.quarantine", pd.concat(quarantine, ignore_index=True))
+        _supersede(conn, list(meta))
         _record_checks(conn, summary.run_id, outcome.checks, meta, rejected)
         conn.commit()
     return summary
+
+
+def _loaded_receipts(conn, inputs) -> frozenset:
+    """(org_code, year, receipt_no) already loaded from other reports than those in the batch."""
+    numbers = sorted({r for f in inputs for r in f.rows["receipt_no"].dropna()})
+    if not numbers:
+        return frozenset()
+    reports = {(f.province_code, f.report_date, f.org_code) for f in inputs}
+    found = conn.execute(
+        """select r.org_code, extract(year from r.collected_on)::int, r.receipt_no,
+                  r.file_province_code, r.report_date
+           from raw.receipts r join raw.report_files f using (file_id)
+           where f.status = 'loaded' and r.receipt_no = any(%s)""", (numbers,)).fetchall()
+    return frozenset((org, str(year), no) for org, year, no, province, day, in found
+                     if (province, day, org) not in reports)
 
 
 def _finish_file(conn, file_id, status, received, loaded, quarantined, control_total, extra, reason) -> None:
@@ -232,6 +282,11 @@ def _supersede(conn: psycopg.Connection, file_ids: list[int]) -> None:
              and f.status <> 'landed'""",
         (file_ids,),
     )
+    # the quarantine records of a replaced version say so (they stay on record, resolved)
+    conn.execute(
+        """update raw.quarantine q set superseded_by = f.superseded_by
+           from raw.report_files f
+           where q.file_id = f.file_id and f.status = 'superseded' and q.superseded_by is distinct from f.superseded_by""")
 
 
 def _record_checks(conn, run_id, checks, meta, rejected) -> None:
@@ -239,12 +294,12 @@ def _record_checks(conn, run_id, checks, meta, rejected) -> None:
         "run_id": run_id, "file_id": c.file_id, "province_code": meta[c.file_id][1],
         "report_date": meta[c.file_id][2], "file": meta[c.file_id][4], "check_name": c.check_name,
         "success": c.success, "unexpected_count": c.unexpected_count,
-        "sample_values": json.dumps(c.sample_values, ensure_ascii=False, default=str),
+        "sample_values": json.dumps(c.sample_values, ensure_ascii=False, default=str), "severity": c.severity,
     } for c in checks]
     records += [{
         "run_id": run_id, "file_id": fid, "province_code": meta[fid][1], "report_date": meta[fid][2],
         "file": meta[fid][4], "check_name": "read_report", "success": False, "unexpected_count": None,
-        "sample_values": json.dumps([reason], ensure_ascii=False),
+        "sample_values": json.dumps([reason], ensure_ascii=False), "severity": "error",
     } for fid, reason in rejected.items()]
     if records:
         frame = pd.DataFrame.from_records(records)

@@ -30,6 +30,8 @@ class Settings:
     ``BHXH_SOURCE_ROOT``     the default source root of daily reports (a folder or URL)
     ``BHXH_HTTP_TIMEOUT``    seconds before an HTTP(S) request to a source counts as failed (default 30)
     ``BHXH_FETCH_ATTEMPTS``  attempts per source request before giving up (default 4; backoff 0.5 s, doubling)
+    ``BHXH_SOURCE_REGISTRY`` the source registry (default: ``config/source_registry.yml``)
+    ``BHXH_ALERT_WEBHOOK_URL`` where data-quality alerts are POSTed as JSON (default: only logged)
     """
 
     home: Path = field(default_factory=lambda: _path("BHXH_HOME", PROJECT_ROOT / ".bhxh"))
@@ -42,6 +44,9 @@ class Settings:
     source_root: str | None = field(default_factory=lambda: os.environ.get("BHXH_SOURCE_ROOT") or None)
     http_timeout_seconds: float = field(default_factory=lambda: float(os.environ.get("BHXH_HTTP_TIMEOUT", "30")))
     fetch_attempts: int = field(default_factory=lambda: int(os.environ.get("BHXH_FETCH_ATTEMPTS", "4")))
+    source_registry_file: Path = field(
+        default_factory=lambda: _path("BHXH_SOURCE_REGISTRY", PROJECT_ROOT / "config" / "source_registry.yml"))
+    alert_webhook_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_WEBHOOK_URL") or None)
 
     project_root: Path = PROJECT_ROOT
     dags_dir: Path = PROJECT_ROOT / "dags"

@@ -9,7 +9,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
 import fsspec
 
@@ -48,14 +48,17 @@ class Source:
     def _full(self, relative: str) -> str:
         return f"{self.base}/{relative}" if self.base else relative
 
-    def list_reports(self, province_code: str, report_date: date) -> tuple[list[ReportRef], list[str]]:
-        """The current (highest-version) report of each organisation, and names that are not reports."""
+    def list_reports(self, province_code: str, report_date: date,
+                     all_versions: bool = False) -> tuple[list[ReportRef], list[str]]:
+        """The current (highest-version) report of each organisation, and names that are not reports.
+        ``all_versions``: every version instead, lowest first (so a v1 is recorded before its v2)."""
         folder = f"{province_code}/{report_date.isoformat()}"
         try:
             names = [entry.rstrip("/").rsplit("/", 1)[-1] for entry in self._retry(self.fs.ls, self._full(folder), detail=False)]
         except FileNotFoundError:
             return [], []
         best: dict[str, ReportRef] = {}
+        every: list[ReportRef] = []
         strays: list[str] = []
         for name in sorted(set(names)):
             match = REPORT_NAME.match(name)
@@ -65,9 +68,40 @@ class Source:
             org = match["org"].upper()
             ref = ReportRef(province_code, report_date, org, int(match["version"] or 1), f"{folder}/{name}",
                             self._full(f"{folder}/{name}"))
+            every.append(ref)
             if org not in best or ref.version > best[org].version:
                 best[org] = ref
+        if all_versions:
+            return sorted(every, key=lambda r: (r.org_code, r.version, r.path)), strays
         return sorted(best.values(), key=lambda r: r.org_code), strays
+
+    def serves(self, province_code: str) -> bool:
+        """Whether the root has a folder for the province at all (a root may carry only some provinces)."""
+        try:
+            return bool(self._retry(self.fs.exists, self._full(province_code)))
+        except SourceError:
+            return True  # unreachable: better a false "missing" than a silent province
+
+    def modified_at(self, ref: ReportRef) -> datetime | None:
+        """The source file's modification time (its arrival), where the source gives one."""
+        try:
+            info = self._retry(self.fs.info, ref.url)
+        except Exception as exc:  # the time is nice to have; the report itself is what matters
+            log.warning("%s: no modification time (%s)", ref.path, exc)
+            return None
+        value = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or info.get("modified")
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        if isinstance(value, str):
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+        return None
 
     def fetch(self, ref_or_path: ReportRef | str) -> bytes:
         path = ref_or_path.url if isinstance(ref_or_path, ReportRef) else self._full(ref_or_path)

@@ -12,8 +12,13 @@ from bhxh.settings import get_settings
 log = logging.getLogger(__name__)
 
 
-def _source_root(context) -> str:
+def _source_root(context, province_code: str | None = None, day=None) -> str:
+    """The run's source root; for a province, the source registry's root for it if it names one."""
     root = (context["params"] or {}).get("source_root") or get_settings().source_root
+    if province_code is not None:
+        from bhxh.registry import root_for
+
+        root = root_for(province_code, day, root)
     if not root:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -28,7 +33,8 @@ def collect_province(context, province_code: str) -> dict:
 
     day = report_day(context["data_interval_start"])
     try:
-        summary = pipeline.collect(_source_root(context), province_code, day, int(context["params"]["lookback_days"]))
+        summary = pipeline.collect(_source_root(context, province_code, day), province_code, day,
+                                   int(context["params"]["lookback_days"]))
     except SourceError as exc:  # transient: let Airflow retry with backoff
         raise AirflowException(str(exc)) from exc
     except (ValueError, OSError) as exc:  # permanent: fail without retrying
@@ -48,6 +54,27 @@ def validate_and_load_day(context) -> dict:
     for failure in summary.failures:
         log.warning("data check failed: %s", failure)
     return summary.as_dict()
+
+
+def report_data_quality_day(context, summary: dict) -> dict:
+    """Fail (red, alerted) when the run rejected rows or files or a report of the day is missing;
+    log and alert warnings either way. The marts do not wait for this task (they follow the asset
+    that validate_and_load emits), so one province's bad file never stops the others."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from bhxh.dq import gate
+
+    day = report_day(context["data_interval_start"])
+    result = gate(summary or {}, day)
+    for line in result.rejections + result.missing:
+        log.error("data quality: %s", line)
+    for line in result.warnings:
+        log.warning("data quality warning: %s", line)
+    if result.failed:
+        raise AirflowFailException(
+            f"{day}: {len(result.rejections)} rejections, {len(result.missing)} missing reports "
+            f"(details above, in marts.fct_data_quality / fct_report_completeness and `bhxh dq --date {day}`)")
+    return {"report_date": day.isoformat(), "warnings": len(result.warnings)}
 
 
 def load_month(context) -> dict:

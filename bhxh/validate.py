@@ -6,6 +6,9 @@ files and rows:
 
 - ``receipt_rows``: a failing row is quarantined with every reason;
 - ``receipt_files`` and ``report_files``: any failure quarantines the whole file.
+
+An expectation whose ``meta.severity`` is ``"warning"`` (e.g. the control total, schema drift) is
+recorded like any other check but rejects nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ log = logging.getLogger(__name__)
 
 ROW_SUITE, FILE_ROW_SUITE, FILE_SUITE = "receipt_rows", "receipt_files", "report_files"
 SAMPLE_SIZE = 5
+DOCS_SITE = "bhxh"
+DOCS_LIST_LIMIT = 20  # failing values kept per check in the Data Docs
+ERROR, WARNING = "error", "warning"
 
 
 @dataclass
@@ -39,6 +45,8 @@ class FileInput:
     rows: pd.DataFrame  # canonical rows from the reader, with line_no
     missing_columns: list[str]
     control_total: int | None
+    extra_columns: list[str] = field(default_factory=list)
+    is_latest: bool = True  # the highest version of its report in the batch (others will be superseded)
 
 
 @dataclass
@@ -48,6 +56,7 @@ class CheckResult:
     success: bool
     unexpected_count: int
     sample_values: list
+    severity: str = ERROR
 
 
 @dataclass
@@ -55,6 +64,7 @@ class ValidationOutcome:
     row_reasons: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # (file_id, line_no) -> reasons
     file_reasons: dict[int, list[str]] = field(default_factory=dict)  # file_id -> reasons
     checks: list[CheckResult] = field(default_factory=list)
+    data_docs_url: str | None = None
 
 
 @lru_cache(maxsize=8)
@@ -69,17 +79,35 @@ def _suite(name: str):
 
 
 @lru_cache(maxsize=1)
-def _batch_definition():
+def _context():
+    """An ephemeral GX context whose validation results and Data Docs site live on disk
+    ($BHXH_HOME/gx/validations and settings.data_docs_dir), so the docs index lists every run."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
 
-    context = gx.get_context(mode="ephemeral")
+    settings = get_settings()
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False))
+    config.stores["validation_results_store"] = {
+        "class_name": "ValidationResultsStore",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(settings.home / "gx" / "validations")}}
+    config.data_docs_sites = {DOCS_SITE: {
+        "class_name": "SiteBuilder", "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(settings.data_docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}}
+    context = gx.get_context(mode="ephemeral", project_config=config)
     try:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
     except Exception:  # progress bars are cosmetic
         pass
-    asset = context.data_sources.add_pandas("bhxh").add_dataframe_asset("batch")
+    return context
+
+
+@lru_cache(maxsize=1)
+def _batch_definition():
+    asset = _context().data_sources.add_pandas("bhxh").add_dataframe_asset("batch")
     return asset.add_batch_definition_whole_dataframe("whole")
 
 
@@ -109,7 +137,9 @@ def _condition_text(condition) -> str:
     return str(condition)
 
 
-def _row_frame(files: list[FileInput]) -> pd.DataFrame:
+def _row_frame(files: list[FileInput], loaded_receipts: frozenset = frozenset()) -> pd.DataFrame:
+    from bhxh.statutory import expected_amount
+
     frames = []
     merger = date.fromisoformat(MERGER_DATE)
     for f in files:
@@ -122,6 +152,13 @@ def _row_frame(files: list[FileInput]) -> pd.DataFrame:
         frame["_days_before_report"] = (pd.Timestamp(f.report_date) - collected).dt.days.astype("Int64")
         frame["_collection_year"] = collected.dt.year.astype("Int64")
         frame["_age_at_collection"] = (frame["_collection_year"] - frame["birth_year"].astype("Int64")).astype("Int64")
+        frame["_expected_amount"] = expected_amount(frame)
+        frame["_amount_deviation"] = (frame["amount"].astype("Int64") - frame["_expected_amount"]).astype("Int64")
+        keys = [None if pd.isna(y) or r is None or r != r else f"{f.org_code}|{int(y)}|{r}"
+                for y, r in zip(frame["_collection_year"], frame["receipt_no"])]
+        # uniqueness within the batch: only the report versions that stay (a v1 repeats its v2's numbers)
+        frame["_receipt_key"] = keys if f.is_latest else [None] * len(keys)
+        frame["_receipt_loaded_before"] = [k is not None and tuple(k.split("|", 2)) in loaded_receipts for k in keys]
         frames.append(frame)
     if not frames:
         return pd.DataFrame()
@@ -141,6 +178,7 @@ def _file_frame(files: list[FileInput]) -> pd.DataFrame:
             "has_control_total": f.control_total is not None,
             "amount_sum": int(amount_sum),
             "control_total": int(f.control_total) if f.control_total is not None else None,
+            "extra_column_count": len(f.extra_columns),
             "_row_id": len(records),
         })
     frame = pd.DataFrame.from_records(records)
@@ -154,32 +192,78 @@ def _run(suite_name: str, frame: pd.DataFrame):
         "result_format": "COMPLETE", "unexpected_index_column_names": ["_row_id"], "partial_unexpected_count": 20})
 
 
+def publish_data_docs(results: dict, run_id: str) -> str | None:
+    """Store this run's validation results (personal values withheld, lists cut) and render them into
+    the Data Docs site (settings.data_docs_dir/index.html). Returns the index URL; never raises."""
+    import datetime as dt
+
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (ExpectationSuiteIdentifier,
+                                                                             ValidationResultIdentifier)
+    try:
+        context = _context()
+        run = RunIdentifier(run_name=run_id.replace(":", "_").replace("/", "_"),
+                            run_time=dt.datetime.now(dt.timezone.utc))
+        keys = []
+        for suite_name, result in results.items():
+            for r in result.results:
+                column = r.expectation_config.kwargs.get("column")
+                for name in ("unexpected_list", "partial_unexpected_list", "unexpected_index_list",
+                             "partial_unexpected_index_list", "partial_unexpected_counts"):
+                    if name in r.result:
+                        r.result[name] = [] if column in PERSONAL_COLUMNS else r.result[name][:DOCS_LIST_LIMIT]
+                r.result.pop("unexpected_index_query", None)
+            result.meta["run_id"] = run
+            suite_id = ExpectationSuiteIdentifier(name=suite_name)
+            if not context.expectations_store.has_key(suite_id):
+                context.suites.add(_suite(suite_name))
+            key = ValidationResultIdentifier(expectation_suite_identifier=suite_id, run_id=run,
+                                             batch_identifier="report_files")
+            context.validation_results_store.set(key, result)
+            keys.append(key)
+        urls = context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=keys)
+        return urls.get(DOCS_SITE)
+    except Exception as exc:  # the docs are a view; a rendering problem must not stop the load
+        log.warning("Data Docs not built: %s: %s", type(exc).__name__, exc)
+        return None
+
+
 def _sample(column: str | None, values: list) -> list:
     if column in PERSONAL_COLUMNS:
         return ["<personal data withheld>"] * min(len(values), SAMPLE_SIZE)
     out = []
     for value in values[:SAMPLE_SIZE]:
-        out.append(value if isinstance(value, (str, int, float, bool)) or value is None else str(value))
+        if isinstance(value, dict):  # a file profile's failing fields
+            value = {k: (v.item() if hasattr(v, "item") else v) for k, v in value.items()}
+        elif hasattr(value, "item"):  # numpy scalar
+            value = value.item()
+        out.append(value if isinstance(value, (str, int, float, bool, dict)) or value is None else str(value))
     return out
 
 
-def validate(files: list[FileInput]) -> ValidationOutcome:
+def validate(files: list[FileInput], loaded_receipts: frozenset = frozenset(), run_id: str | None = None
+             ) -> ValidationOutcome:
+    """Validate the batch. ``loaded_receipts``: (org_code, year, receipt_no) already loaded from other
+    reports, so a receipt number is unique per organisation and year across days too. With ``run_id``
+    the results are also published as Great Expectations Data Docs."""
     outcome = ValidationOutcome()
     if not files:
         return outcome
     file_ids = [f.file_id for f in files]
-    rows = _row_frame(files)
+    rows = _row_frame(files, loaded_receipts)
     profile = _file_frame(files)
     row_index = rows.set_index("_row_id")[["_file_id", "line_no"]] if len(rows) else None
 
+    results = {}
     for suite_name, frame in ((ROW_SUITE, rows), (FILE_ROW_SUITE, rows), (FILE_SUITE, profile)):
         if frame.empty:
             continue
-        result = _run(suite_name, frame)
+        result = results[suite_name] = _run(suite_name, frame)
         for r in result.results:
             config = r.expectation_config
             name = check_name(suite_name, config)
             column = config.kwargs.get("column") or config.kwargs.get("column_A")
+            severity = (config.meta or {}).get("severity", ERROR)
             if r.exception_info and r.exception_info.get("raised_exception"):
                 raise RuntimeError(f"{name} could not run: {r.exception_info.get('exception_message')}")
             unexpected = r.result.get("unexpected_index_list") or []
@@ -193,12 +277,15 @@ def validate(files: list[FileInput]) -> ValidationOutcome:
                 fid, line_no = (int(v) for v in row_index.loc[row_id])
                 value = item.get(column) if column else None
                 per_file[fid].append(value)
-                if suite_name == ROW_SUITE:
+                if suite_name == ROW_SUITE and severity == ERROR:
                     outcome.row_reasons.setdefault((fid, line_no), []).append(name)
             for fid, values in per_file.items():
                 if suite_name == FILE_SUITE and fid not in set(frame["_file_id"]):
                     continue
-                if values and suite_name != ROW_SUITE:
+                if values and suite_name != ROW_SUITE and severity == ERROR:
                     outcome.file_reasons.setdefault(fid, []).append(f"{name}: {len(values)} unexpected")
-                outcome.checks.append(CheckResult(fid, name, not values, len(values), _sample(column, values)))
+                outcome.checks.append(CheckResult(fid, name, not values, len(values), _sample(column, values),
+                                                  severity))
+    if run_id and results:
+        outcome.data_docs_url = publish_data_docs(results, run_id)
     return outcome

@@ -1,7 +1,9 @@
 """Daily collection: pull every province's reports for the report day, validate, load.
 
 One mapped ``collect`` task per province (a failing or silent province never blocks the others),
-then one ``validate_and_load`` task that pays the Great Expectations import once for all provinces.
+then one ``validate_and_load`` task that pays the Great Expectations import once for all provinces,
+then ``report_data_quality``, which fails (with an alert) when rows or files were rejected or a
+report is missing, so a failed check is never hidden in a green run.
 """
 
 from __future__ import annotations
@@ -48,7 +50,17 @@ def bhxh_daily_collection():
 
         return validate_and_load_day(get_current_context())
 
-    collect.expand(province_code=provinces()) >> validate_and_load()
+    @task
+    def report_data_quality(summary: dict) -> dict:
+        """Red when rows or files were rejected or a report is missing (AirflowFailException: no
+        retry); the details in the log and an alert (bhxh.quality_alerts)."""
+        from bhxh.tasks import report_data_quality_day
+
+        return report_data_quality_day(get_current_context(), summary)
+
+    loaded = validate_and_load()
+    collect.expand(province_code=provinces()) >> loaded
+    report_data_quality(loaded)
 
 
 bhxh_daily_collection()

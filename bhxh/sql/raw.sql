@@ -89,3 +89,25 @@ create table if not exists raw.monthly_summaries (
     loaded_at                            timestamptz not null default now(),
     primary key (province_code, month)
 );
+
+-- Data quality and completeness (additive; safe on an existing warehouse).
+-- Arrival time of a report: the source file's modification time where the source gives one.
+alter table raw.report_files add column if not exists source_modified_at timestamptz;
+-- A quarantined row (or file) whose report was later replaced by a newer version says so here.
+alter table raw.quarantine add column if not exists superseded_by bigint references raw.report_files (file_id);
+-- 'error' rejects (quarantine), 'warning' is recorded and alerted only (control total, drift, anomalies).
+alter table raw.dq_results add column if not exists severity text not null default 'error';
+
+-- The reports the source registry (config/source_registry.yml) expects, written by the daily collect
+-- task for each day it looks at: one row per province, report day and organisation.
+create table if not exists raw.expected_reports (
+    province_code  text        not null,
+    report_date    date        not null,
+    org_code       text        not null,
+    deadline       timestamptz not null,
+    source_root    text,
+    registered_at  timestamptz not null default now(),
+    primary key (province_code, report_date, org_code)
+);
+-- receipt numbers are unique per organisation and year: looked up across days by validation
+create index if not exists receipts_receipt_no on raw.receipts (receipt_no);

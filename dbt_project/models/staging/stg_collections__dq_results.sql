@@ -18,6 +18,7 @@ renamed as (
         success as is_success,
         unexpected_count,
         sample_values,
+        severity,
         checked_at
 
     from source

@@ -12,7 +12,8 @@ renamed as (
         file_id,
         line_no,
         reasons,
-        original as original_row
+        original as original_row,
+        superseded_by as superseded_by_file_id  -- set when a newer version replaced the file
 
     from source
 

@@ -18,6 +18,7 @@ renamed as (
         sha256,
         bytes,
         fetched_at,
+        source_modified_at,  -- the source file's modification time (its arrival), where known
         status::text as file_status,
         superseded_by as superseded_by_file_id,
         rows_received,
