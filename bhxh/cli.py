@@ -4,6 +4,8 @@
     bhxh generate --out DIR --start DATE --end DATE [--provinces CODES] [--seed N] [--scale X] [--faults]
     bhxh run --source ROOT_OR_URL --start DATE --end DATE [--lookback DAYS]
     bhxh report [--month YYYY-MM]
+    bhxh access grant-province|revoke-province CODE... --role ROLE
+    bhxh access create-login USER --group GROUP [--password-env VAR]
 """
 
 from __future__ import annotations
@@ -88,6 +90,32 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_access(args) -> int:
+    import os
+
+    from bhxh import access
+    from bhxh.warehouse import connect
+
+    try:
+        with connect(autocommit=True) as conn:
+            if args.action == "create-login":
+                password = os.environ.get(args.password_env)
+                if not password:
+                    import getpass
+
+                    password = getpass.getpass(f"password for {args.user}: ")
+                access.create_login(conn, args.user, args.group, password)
+                say(f"login {args.user} is a member of {args.group}")
+                return 0
+            change = access.grant_province if args.action == "grant-province" else access.revoke_province
+            keys = change(conn, args.provinces, args.role)
+            say(f"{args.role} sees the rows of provinces: {', '.join(keys) or '(none)'}")
+    except access.AccessError as exc:
+        print(f"bhxh access: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bhxh", description="BHXH coverage warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="coverage against targets as a table")
     p.add_argument("--month", type=_month, default=None, help="YYYY-MM (default: the latest month)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("access", help="logins and provincial row-level access to the marts")
+    actions = p.add_subparsers(dest="action", required=True)
+    for name, verb in (("grant-province", "let ROLE see"), ("revoke-province", "stop ROLE seeing")):
+        a = actions.add_parser(name, help=f"{verb} the marts' rows of provinces (created NOLOGIN if new)")
+        a.add_argument("provinces", nargs="+", metavar="CODE",
+                       help="NN (every version of the code, and for a current province its predecessors) or NN:YYYY-MM-DD")
+        a.add_argument("--role", required=True, help="e.g. bhxh_province_30")
+    a = actions.add_parser("create-login", help="a login role that is a member of one group")
+    a.add_argument("user")
+    a.add_argument("--group", required=True, help="bhxh_loader, bhxh_transformer, bhxh_bi or a provincial role")
+    a.add_argument("--password-env", default="BHXH_LOGIN_PASSWORD",
+                   help="environment variable holding the password (default BHXH_LOGIN_PASSWORD; else prompted)")
+    p.set_defaults(func=cmd_access)
     return parser
 
 

@@ -19,7 +19,7 @@ from importlib import resources
 import pandas as pd
 import psycopg
 
-from bhxh import landing
+from bhxh import access, landing
 from bhxh.canonical import CANONICAL_COLUMNS
 from bhxh.load import copy_frame
 from bhxh.pseudonym import load_key, pseudonymise
@@ -38,6 +38,7 @@ def init_schema(settings: Settings | None = None) -> None:
         conn.execute("select pg_advisory_lock(hashtext('bhxh.init_schema'))")
         try:
             conn.execute(ddl)
+            access.setup(conn)  # roles, grants and row-level security plumbing (sql/security.sql)
         finally:
             conn.execute("select pg_advisory_unlock(hashtext('bhxh.init_schema'))")
 
