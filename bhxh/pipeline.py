@@ -18,13 +18,15 @@ from importlib import resources
 
 import pandas as pd
 import psycopg
+from psycopg.types.json import Jsonb
 
 from bhxh import access, landing
 from bhxh.canonical import CANONICAL_COLUMNS
+from bhxh.hostile import text_reasons
 from bhxh.load import copy_frame
 from bhxh.pseudonym import load_key, pseudonymise
 from bhxh.settings import Settings, get_settings
-from bhxh.sources import Source
+from bhxh.sources import FileRefused, Source
 from bhxh.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class CollectSummary:
     fetched: int = 0
     unchanged: int = 0
     strays: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
 
 def collect(source_root: str, province_code: str, day: date, lookback_days: int = 0,
@@ -66,7 +69,12 @@ def collect(source_root: str, province_code: str, day: date, lookback_days: int 
             summary.days += 1
             summary.strays += strays
             for ref in refs:
-                data = source.fetch(ref)
+                try:
+                    data = source.fetch(ref, settings.max_report_bytes)
+                except FileRefused as exc:
+                    _record_refused(conn, ref, str(exc), exc.size)
+                    summary.refused.append(str(exc))
+                    continue
                 digest = landing.store(data, settings)
                 inserted = conn.execute(
                     """insert into raw.report_files
@@ -81,8 +89,27 @@ def collect(source_root: str, province_code: str, day: date, lookback_days: int 
                 else:
                     summary.unchanged += 1
     for stray in summary.strays:
-        log.warning("not a report file name, ignored: %s", stray)
+        log.warning("not a report file name, ignored: %r", stray)
+    for reason in summary.refused:
+        log.warning("refused: %s", reason)
     return summary
+
+
+def _record_refused(conn: psycopg.Connection, ref, reason: str, size: int | None) -> None:
+    """A file refused unread: in the manifest as 'rejected' with its reason (its sha256 column holds
+    'refused:' and a digest of path and reason, since no bytes were fetched), and in the quarantine."""
+    marker = "refused:" + landing.sha256(f"{ref.path}|{reason}".encode())
+    inserted = conn.execute(
+        """insert into raw.report_files
+             (province_code, report_date, org_code, version, source_path, sha256, bytes, status, reason)
+           values (%s, %s, %s, %s, %s, %s, %s, 'rejected', %s)
+           on conflict (province_code, report_date, org_code, sha256) do nothing
+           returning file_id""",
+        (ref.province_code, ref.report_date, ref.org_code, ref.version, ref.path, marker, size or 0, reason),
+    ).fetchone()
+    if inserted:
+        conn.execute("insert into raw.quarantine (file_id, line_no, reasons, original) values (%s, 0, %s, %s)",
+                     (inserted[0], [reason], Jsonb({"source_path": ref.path})))
 
 
 @dataclass
@@ -143,8 +170,10 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
             rows, original = result.rows, result.original
             keys = pseudonymise(rows["participant_code"], key)
             file_reasons = outcome.file_reasons.get(file_id, [])
+            not_inert = text_reasons(original)
             reasons = [
                 file_reasons + result.errors.get(int(line), []) + outcome.row_reasons.get((file_id, int(line)), [])
+                + not_inert.get(int(line), [])
                 for line in rows["line_no"]
             ]
             bad = pd.Series([bool(r) for r in reasons], index=rows.index, dtype=bool)

@@ -28,6 +28,7 @@ class Settings:
     ``BHXH_REFERENCE_DIR``   the reference facts (default: the dbt seeds, copies of ``../shared/reference``)
     ``BHXH_PSEUDONYM_KEY``   the HMAC key for participant codes (default: a local 0600 key file)
     ``BHXH_SOURCE_ROOT``     the default source root of daily reports (a folder or URL)
+    ``BHXH_MAX_REPORT_BYTES`` larger report files are refused unread (default 256 MiB)
     """
 
     home: Path = field(default_factory=lambda: _path("BHXH_HOME", PROJECT_ROOT / ".bhxh"))
@@ -38,6 +39,7 @@ class Settings:
     database: str = field(default_factory=lambda: os.environ.get("BHXH_DATABASE", "bhxh"))
     pseudonym_key_env: str | None = field(default_factory=lambda: os.environ.get("BHXH_PSEUDONYM_KEY") or None)
     source_root: str | None = field(default_factory=lambda: os.environ.get("BHXH_SOURCE_ROOT") or None)
+    max_report_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_MAX_REPORT_BYTES") or 256 * 2**20))
 
     project_root: Path = PROJECT_ROOT
     dags_dir: Path = PROJECT_ROOT / "dags"
