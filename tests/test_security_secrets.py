@@ -46,10 +46,11 @@ def find_secrets(name: str, text: str) -> list[str]:
     return found
 
 
+# planted secrets are split in two, so that this file itself stays clean for the scan of tracked files
 PLANTED = [
-    ("a.py", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"),
-    ("a.py", 'URL = "postgresql://bhxh_bi:S3cr3t-Pa55@db.example:5432/bhxh"'),
-    (".env.example", "AIRFLOW_FERNET_KEY=\n" + "x = 'ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg='"),
+    ("a.py", "-----BEGIN OPENSSH " + "PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"),
+    ("a.py", 'URL = "postgresql://bhxh_bi:S3cr3t' + '-Pa55@db.example:5432/bhxh"'),
+    (".env.example", "AIRFLOW_FERNET_KEY=\n" + "x = 'ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg" + "='"),
     ("a.md", "token ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"),
     ("a.sh", "export AWS_ACCESS_KEY_ID=AKIA" + "IOSFODNN7EXAMPLE"),
     ("docker-compose.yml", "    POSTGRES_PASSWORD: hunter2hunter2"),
