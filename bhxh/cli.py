@@ -6,6 +6,7 @@
     bhxh report [--month YYYY-MM]
     bhxh access grant-province|revoke-province CODE... --role ROLE
     bhxh access create-login USER --group GROUP [--password-env VAR]
+    bhxh access rotate-key --yes
 """
 
 from __future__ import annotations
@@ -107,12 +108,36 @@ def cmd_access(args) -> int:
                 access.create_login(conn, args.user, args.group, password)
                 say(f"login {args.user} is a member of {args.group}")
                 return 0
+            if args.action == "rotate-key":
+                return _rotate_key(conn, args.yes)
             change = access.grant_province if args.action == "grant-province" else access.revoke_province
             keys = change(conn, args.provinces, args.role)
             say(f"{args.role} sees the rows of provinces: {', '.join(keys) or '(none)'}")
     except access.AccessError as exc:
         print(f"bhxh access: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _rotate_key(conn, confirmed: bool) -> int:
+    """Re-pseudonymise the whole warehouse with the key now configured, from the landing store."""
+    from bhxh.pipeline import process_landed
+    from bhxh.pseudonym import fingerprint, forget_pseudonyms, load_key
+
+    if not confirmed:
+        print("bhxh access rotate-key: drops every receipt and re-reads every file with the new key; "
+              "pause the DAGs, then pass --yes", file=sys.stderr)
+        return 2
+    with conn.transaction():
+        first, last = forget_pseudonyms(conn)
+    say(f"pseudonyms forgotten; re-reading {first}..{last} with key {fingerprint(load_key())}")
+    month = first.replace(day=1) if first else None
+    while month and month <= last:
+        following = (month + timedelta(days=32)).replace(day=1)
+        summary = process_landed(max(month, first), min(following - timedelta(days=1), last))
+        say(f"  {month:%Y-%m}: {summary.files} files, {summary.rows_loaded} rows loaded")
+        month = following
+    say("done: rebuild the marts (the bhxh_marts DAG, or dbt build), then destroy the old key")
     return 0
 
 
@@ -157,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--group", required=True, help="bhxh_loader, bhxh_transformer, bhxh_bi or a provincial role")
     a.add_argument("--password-env", default="BHXH_LOGIN_PASSWORD",
                    help="environment variable holding the password (default BHXH_LOGIN_PASSWORD; else prompted)")
+    a = actions.add_parser("rotate-key", help="re-pseudonymise everything with the key now configured")
+    a.add_argument("--yes", action="store_true", help="confirm: every receipt is dropped and re-read")
     p.set_defaults(func=cmd_access)
     return parser
 

@@ -24,7 +24,7 @@ from bhxh import access, landing
 from bhxh.canonical import CANONICAL_COLUMNS
 from bhxh.hostile import text_reasons
 from bhxh.load import copy_frame
-from bhxh.pseudonym import load_key, pseudonymise
+from bhxh.pseudonym import check_key, load_key, pseudonymise
 from bhxh.settings import Settings, get_settings
 from bhxh.sources import FileRefused, Source
 from bhxh.warehouse import connect
@@ -142,6 +142,7 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
     key = load_key(settings)
     summary = ProcessSummary(run_id=f"{start.isoformat()}..{end.isoformat()}:{uuid.uuid4().hex[:12]}")
     with connect(settings) as conn:
+        check_key(conn, key)
         landed = conn.execute(
             """select file_id, province_code, report_date, org_code, source_path, sha256
                from raw.report_files

@@ -37,6 +37,13 @@ end
 $$;
 revoke create on schema public from public;
 
+-- The fingerprint of the pseudonym key the warehouse was loaded with (bhxh.pseudonym.check_key).
+create table if not exists raw.pseudonym_key (
+    only_row     boolean     primary key default true check (only_row),
+    fingerprint  text        not null,
+    first_used   timestamptz not null default now()
+);
+
 -- raw: the loader writes (append and status updates; never delete), the transformer reads.
 grant usage on schema raw to bhxh_loader, bhxh_transformer;
 grant select, insert, update on all tables in schema raw to bhxh_loader;
