@@ -20,7 +20,7 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bhxh import access, landing
+from bhxh import access, landing, privacy
 from bhxh.canonical import CANONICAL_COLUMNS
 from bhxh.hostile import text_reasons
 from bhxh.load import copy_frame
@@ -165,16 +165,20 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
         outcome = validate(inputs)
         meta = {row[0]: row for row in landed}
 
-        receipts, quarantine = [], []
+        receipts, quarantine, batch_personal = [], [], set()
         for file_id, result in reads.items():
             _, province, report_day, org, path, _ = meta[file_id]
             rows, original = result.rows, result.original
             keys = pseudonymise(rows["participant_code"], key)
             file_reasons = outcome.file_reasons.get(file_id, [])
             not_inert = text_reasons(original)
+            misaligned = privacy.misaligned_lines(result.errors)
+            in_columns, personal = privacy.personal_values(original, misaligned)
+            batch_personal |= personal
+            out_of_place = privacy.misplaced_reasons(original, misaligned, in_columns)
             reasons = [
                 file_reasons + result.errors.get(int(line), []) + outcome.row_reasons.get((file_id, int(line)), [])
-                + not_inert.get(int(line), [])
+                + not_inert.get(int(line), []) + out_of_place.get(int(line), [])
                 for line in rows["line_no"]
             ]
             bad = pd.Series([bool(r) for r in reasons], index=rows.index, dtype=bool)
@@ -190,15 +194,18 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
                 frame["extra"] = _json_records(original.loc[~bad, result.extra_columns])
             receipts.append(frame)
             if bad.any():
+                bad_reasons = privacy.scrub_quarantined(original.loc[bad], [rs for rs, b in zip(reasons, bad) if b],
+                                                        personal)
                 orig = original.loc[bad].drop(columns=["full_name", "line_no"], errors="ignore").copy()
+                orig = orig.map(lambda v: privacy.scrub(v, personal)).astype(object)
                 if "participant_code" in orig:
-                    orig["participant_code"] = pseudonymise(orig["participant_code"], key)
+                    orig["participant_code"] = pseudonymise(original.loc[bad, "participant_code"], key)
                     orig = orig.rename(columns={"participant_code": "participant_key"})
                 quarantine.append(pd.DataFrame({
                     "file_id": file_id,
                     "line_no": rows.loc[bad, "line_no"].to_numpy(),
                     "reasons": ["{" + ",".join(json.dumps(r, ensure_ascii=False) for r in rs) + "}"
-                                for rs, b in zip(reasons, bad) if b],
+                                for rs in bad_reasons],
                     "original": _json_records(orig),
                 }))
             n_bad = int(bad.sum())
@@ -229,7 +236,7 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
             copy_frame(conn, "raw.receipts", pd.concat(receipts, ignore_index=True))
         if quarantine:
             copy_frame(conn, "raw.quarantine", pd.concat(quarantine, ignore_index=True))
-        _record_checks(conn, summary.run_id, outcome.checks, meta, rejected)
+        _record_checks(conn, summary.run_id, outcome.checks, meta, rejected, batch_personal)
         conn.commit()
     return summary
 
@@ -265,12 +272,13 @@ def _supersede(conn: psycopg.Connection, file_ids: list[int]) -> None:
     )
 
 
-def _record_checks(conn, run_id, checks, meta, rejected) -> None:
+def _record_checks(conn, run_id, checks, meta, rejected, personal) -> None:
     records = [{
         "run_id": run_id, "file_id": c.file_id, "province_code": meta[c.file_id][1],
         "report_date": meta[c.file_id][2], "file": meta[c.file_id][4], "check_name": c.check_name,
         "success": c.success, "unexpected_count": c.unexpected_count,
-        "sample_values": json.dumps(c.sample_values, ensure_ascii=False, default=str),
+        "sample_values": json.dumps([privacy.scrub(v, personal) for v in c.sample_values], ensure_ascii=False,
+                                    default=str),
     } for c in checks]
     records += [{
         "run_id": run_id, "file_id": fid, "province_code": meta[fid][1], "report_date": meta[fid][2],
