@@ -264,7 +264,9 @@ def test_hai_duong_analyst_sees_only_old_code_30(wh):
 
 def test_hai_phong_analyst_sees_new_hai_phong_and_its_predecessors(wh):
     url = wh["sec_hai_phong"]
-    assert _keys_seen(url, "fct_coverage_monthly") == {HAI_DUONG, OLD_HAI_PHONG, NEW_HAI_PHONG}
+    for table in ("fct_coverage_monthly", "dim_province"):  # dim_province holds all 97 province versions
+        assert _keys_seen(url, table) == {HAI_DUONG, OLD_HAI_PHONG, NEW_HAI_PHONG}, table
+    assert _rows(url, "select count(*) from marts.fct_coverage_monthly_national")[0][0] == 0
     days = {r[0] for r in _rows(url, "select distinct report_date from marts.fct_daily_collections "
                                      "where province_key = %s", NEW_HAI_PHONG)}
     assert days == {date(2025, 7, 1)}
@@ -313,3 +315,14 @@ def test_province_keys_follow_the_merger():
     assert access.province_keys_for("31:2008-08-01") == [OLD_HAI_PHONG]
     with pytest.raises(access.AccessError):
         access.province_keys_for("30; drop role bhxh_bi")
+
+
+def test_warehouse_start_reapplies_setup_idempotently(wh, monkeypatch, capsys):
+    monkeypatch.setenv("BHXH_DATABASE", DB)
+    before = _rows(wh["owner"], "select role_name, province_key from security.province_access order by 1, 2")
+    assert cli_main(["warehouse", "start"]) == 0  # runs sql/raw.sql and sql/security.sql again
+    assert "warehouse running" in capsys.readouterr().out
+    assert _rows(wh["owner"], "select role_name, province_key from security.province_access order by 1, 2") == before
+    assert _keys_seen(wh["sec_hai_duong"], "fct_coverage_monthly") == {HAI_DUONG}
+    assert _rows(wh["sec_bi"], "select count(*) > 0 from marts.fct_coverage_monthly") == [(True,)]
+    assert _denied(wh["sec_bi"], "select 1 from raw.receipts limit 1")
