@@ -172,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("access", help="logins and provincial row-level access to the marts")
     actions = p.add_subparsers(dest="action", required=True)
-    for name, verb in (("grant-province", "let ROLE see"), ("revoke-province", "stop ROLE seeing")):
-        a = actions.add_parser(name, help=f"{verb} the marts' rows of provinces (created NOLOGIN if new)")
+    for name, verb in (("grant-province", "let ROLE (created NOLOGIN if new) see"),
+                       ("revoke-province", "stop ROLE seeing")):
+        a = actions.add_parser(name, help=f"{verb} the marts' rows of provinces")
         a.add_argument("provinces", nargs="+", metavar="CODE",
                        help="NN (every version of the code, and for a current province its predecessors) or NN:YYYY-MM-DD")
         a.add_argument("--role", required=True, help="e.g. bhxh_province_30")

@@ -305,6 +305,9 @@ def test_grant_province_command(wh, capsys, monkeypatch):
                  "bhxh_province_test")
     # by hand from provinces.csv: code 01 is Hà Nội before and after the merger, nothing merged into it
     assert [k for (k,) in keys] == ["01:2008-08-01", "01:2025-07-01", HAI_DUONG]
+    assert cli_main(["access", "revoke-province", "01", "--role", "bhxh_province_test"]) == 0
+    assert _rows(wh["owner"], "select province_key from security.province_access where role_name = %s",
+                 "bhxh_province_test") == [(HAI_DUONG,)]
     assert cli_main(["access", "grant-province", "3x", "--role", "bhxh_province_test"]) == 2
     assert cli_main(["access", "grant-province", "30", "--role", "bhxh_bi"]) == 2
 
