@@ -329,3 +329,18 @@ def test_warehouse_start_reapplies_setup_idempotently(wh, monkeypatch, capsys):
     assert _keys_seen(wh["sec_hai_duong"], "fct_coverage_monthly") == {HAI_DUONG}
     assert _rows(wh["sec_bi"], "select count(*) > 0 from marts.fct_coverage_monthly") == [(True,)]
     assert _denied(wh["sec_bi"], "select 1 from raw.receipts limit 1")
+
+
+def test_create_login_command(wh, monkeypatch):
+    monkeypatch.setenv("BHXH_DATABASE", DB)
+    password = secrets.token_urlsafe(18)
+    monkeypatch.setenv("BHXH_LOGIN_PASSWORD", password)
+    assert cli_main(["access", "create-login", "sec_cli_bi", "--group", "bhxh_bi"]) == 0
+    url = _url(wh["owner"], "sec_cli_bi", password)
+    assert _rows(url, "select count(*) > 0 from marts.fct_daily_collections") == [(True,)]
+    assert _denied(url, "select 1 from raw.report_files limit 1")
+    assert cli_main(["access", "create-login", "sec_cli_bi", "--group", "postgres"]) == 2  # not a bhxh group
+    monkeypatch.setenv("BHXH_LOGIN_PASSWORD", "short")
+    assert cli_main(["access", "create-login", "sec_cli_bi", "--group", "bhxh_bi"]) == 2
+    rolsuper = _rows(wh["owner"], "select rolsuper, rolcreaterole, rolcreatedb from pg_roles where rolname = 'sec_cli_bi'")
+    assert rolsuper == [(False, False, False)]
