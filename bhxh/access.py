@@ -21,8 +21,8 @@ from bhxh.reference import Province, provinces
 
 GROUPS = ("bhxh_loader", "bhxh_transformer", "bhxh_bi", "bhxh_province_reader")
 PROVINCE_READER = "bhxh_province_reader"
-_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_PROVINCE = re.compile(r"^(?P<code>\d{2})(?::(?P<valid_from>\d{4}-\d{2}-\d{2}))?$")
+_ROLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_PROVINCE = re.compile(r"(?P<code>[0-9]{2})(?::(?P<valid_from>[0-9]{4}-[0-9]{2}-[0-9]{2}))?")
 
 
 class AccessError(ValueError):
@@ -46,7 +46,7 @@ def province_keys_for(selector: str) -> list[str]:
                        Hải Dương (30:2008-08-01), never the rest of Hải Phòng.
     ``31:2008-08-01``  exactly that province version.
     """
-    match = _PROVINCE.match(selector.strip())
+    match = _PROVINCE.fullmatch(selector.strip())
     if not match:
         raise AccessError(f"not a province code (NN) or key (NN:YYYY-MM-DD): {selector!r}")
     code, valid_from = match["code"], match["valid_from"]
@@ -64,7 +64,7 @@ def province_keys_for(selector: str) -> list[str]:
 
 
 def _check_role_name(role: str) -> None:
-    if not _ROLE_NAME.match(role) or role.startswith("pg_") or role in GROUPS or role == "postgres":
+    if not _ROLE_NAME.fullmatch(role) or role.startswith("pg_") or role in GROUPS or role == "postgres":
         raise AccessError(f"refused role name {role!r}: lower-case letters, digits and '_', not a built-in group")
 
 

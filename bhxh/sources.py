@@ -19,11 +19,12 @@ import fsspec
 
 log = logging.getLogger(__name__)
 
-REPORT_NAME = re.compile(r"^(?P<org>[A-Z0-9_]{2,32})(?:\.v(?P<version>[1-9][0-9]{0,2}))?\.(?P<ext>csv|xlsx)$", re.I)
+REPORT_NAME = re.compile(r"^(?P<org>[A-Z0-9_]{2,32})(?:\.v(?P<version>[1-9][0-9]{0,2}))?\.(?P<ext>csv|xlsx)\Z",
+                         re.I | re.ASCII)
 TRANSIENT_RETRIES = 4
 
 
-PROVINCE_CODE = re.compile(r"^\d{2}$")
+PROVINCE_CODE = re.compile(r"[0-9]{2}\Z")
 
 
 class SourceError(RuntimeError):
@@ -62,7 +63,7 @@ class Source:
 
     def list_reports(self, province_code: str, report_date: date) -> tuple[list[ReportRef], list[str]]:
         """The current (highest-version) report of each organisation, and names that are not reports."""
-        if not PROVINCE_CODE.match(str(province_code)):
+        if not PROVINCE_CODE.fullmatch(str(province_code)):
             raise ValueError(f"not a province code (two digits): {province_code!r}")
         folder = f"{province_code}/{report_date.isoformat()}"
         try:

@@ -318,6 +318,8 @@ def test_province_keys_follow_the_merger():
     assert access.province_keys_for("31:2008-08-01") == [OLD_HAI_PHONG]
     with pytest.raises(access.AccessError):
         access.province_keys_for("30; drop role bhxh_bi")
+    with pytest.raises(access.AccessError):
+        access.province_keys_for("\u0663\u0660")  # Arabic-Indic digits are not a province code
 
 
 def test_warehouse_start_reapplies_setup_idempotently(wh, monkeypatch, capsys):

@@ -121,7 +121,7 @@ def test_control_characters_quarantine_their_rows(fresh_db, report):
 
 
 def test_province_path_traversal_is_refused(fresh_db, source):
-    for province in ("../30", "30/../../etc", "..", "3\x00"):
+    for province in ("../30", "30/../../etc", "..", "3\x00", "30\n", "\u0663\u0660"):  # the last: Arabic-Indic 30
         with pytest.raises(ValueError, match="province code"):
             pipeline.collect(str(source), province, DAY)
     assert _rows(fresh_db, "select count(*) from raw.report_files") == [(0,)]
@@ -130,7 +130,8 @@ def test_province_path_traversal_is_refused(fresh_db, source):
 def test_hostile_file_names_are_strays_never_landed(fresh_db, source, report):
     folder = report.parent
     names = ["..\\..\\VNPOST.csv", "VNPOST.csv;rm -rf ~", "VNPOST'; drop table raw.receipts; --.csv",
-             "=HYPERLINK(1).csv", "VN\x1bPOST.csv", ".VNPOST.csv", "VNPOST.csv.exe"]
+             "=HYPERLINK(1).csv", "VN\x1bPOST.csv", ".VNPOST.csv", "VNPOST.csv.exe", "VNPOST.csv\n",
+             "\u212aVNPOST.csv"]  # the last: a Kelvin sign, which case-insensitive matching takes for K
     for name in names:
         (folder / name).write_bytes(report.read_bytes())
     collected, summary = _run(source)
