@@ -5,6 +5,9 @@
     bhxh run --source ROOT_OR_URL --start DATE --end DATE [--lookback DAYS]
     bhxh report [--month YYYY-MM]
     bhxh dq [--date DATE]
+    bhxh access grant-province|revoke-province CODE... --role ROLE
+    bhxh access create-login USER --group GROUP [--password-env VAR]
+    bhxh access rotate-key --yes
 """
 
 from __future__ import annotations
@@ -95,6 +98,54 @@ def cmd_dq(args) -> int:
     text, problems = day_report(args.date)
     print(text)
     return 1 if problems else 0
+def cmd_access(args) -> int:
+    import os
+
+    from bhxh import access
+    from bhxh.warehouse import connect
+
+    try:
+        with connect(autocommit=True) as conn:
+            if args.action == "create-login":
+                password = os.environ.get(args.password_env)
+                if not password:
+                    import getpass
+
+                    password = getpass.getpass(f"password for {args.user}: ")
+                access.create_login(conn, args.user, args.group, password)
+                say(f"login {args.user} is a member of {args.group}")
+                return 0
+            if args.action == "rotate-key":
+                return _rotate_key(conn, args.yes)
+            change = access.grant_province if args.action == "grant-province" else access.revoke_province
+            keys = change(conn, args.provinces, args.role)
+            say(f"{args.role} sees the rows of provinces: {', '.join(keys) or '(none)'}")
+    except access.AccessError as exc:
+        print(f"bhxh access: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _rotate_key(conn, confirmed: bool) -> int:
+    """Re-pseudonymise the whole warehouse with the key now configured, from the landing store."""
+    from bhxh.pipeline import process_landed
+    from bhxh.pseudonym import fingerprint, forget_pseudonyms, load_key
+
+    if not confirmed:
+        print("bhxh access rotate-key: drops every receipt and re-reads every file with the new key; "
+              "pause the DAGs, then pass --yes", file=sys.stderr)
+        return 2
+    with conn.transaction():
+        first, last = forget_pseudonyms(conn)
+    say(f"pseudonyms forgotten; re-reading {first}..{last} with key {fingerprint(load_key())}")
+    month = first.replace(day=1) if first else None
+    while month and month <= last:
+        following = (month + timedelta(days=32)).replace(day=1)
+        summary = process_landed(max(month, first), min(following - timedelta(days=1), last))
+        say(f"  {month:%Y-%m}: {summary.files} files, {summary.rows_loaded} rows loaded")
+        month = following
+    say("done: rebuild the marts (the bhxh_marts DAG, or dbt build), then destroy the old key")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +180,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dq", help="a day's failed data-quality checks and missing or late reports (exit 1 if any)")
     p.add_argument("--date", type=_date, default=None, help="report day YYYY-MM-DD (default: the latest)")
     p.set_defaults(func=cmd_dq)
+    p = sub.add_parser("access", help="logins and provincial row-level access to the marts")
+    actions = p.add_subparsers(dest="action", required=True)
+    for name, verb in (("grant-province", "let ROLE (created NOLOGIN if new) see"),
+                       ("revoke-province", "stop ROLE seeing")):
+        a = actions.add_parser(name, help=f"{verb} the marts' rows of provinces")
+        a.add_argument("provinces", nargs="+", metavar="CODE",
+                       help="NN (every version of the code, and for a current province its predecessors) or NN:YYYY-MM-DD")
+        a.add_argument("--role", required=True, help="e.g. bhxh_province_30")
+    a = actions.add_parser("create-login", help="a login role that is a member of one group")
+    a.add_argument("user")
+    a.add_argument("--group", required=True, help="bhxh_loader, bhxh_transformer, bhxh_bi or a provincial role")
+    a.add_argument("--password-env", default="BHXH_LOGIN_PASSWORD",
+                   help="environment variable holding the password (default BHXH_LOGIN_PASSWORD; else prompted)")
+    a = actions.add_parser("rotate-key", help="re-pseudonymise everything with the key now configured")
+    a.add_argument("--yes", action="store_true", help="confirm: every receipt is dropped and re-read")
+    p.set_defaults(func=cmd_access)
     return parser
 
 

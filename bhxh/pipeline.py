@@ -18,13 +18,15 @@ from importlib import resources
 
 import pandas as pd
 import psycopg
+from psycopg.types.json import Jsonb
 
-from bhxh import landing
+from bhxh import access, landing, privacy
 from bhxh.canonical import CANONICAL_COLUMNS
+from bhxh.hostile import text_reasons
 from bhxh.load import copy_frame
-from bhxh.pseudonym import load_key, pseudonymise
+from bhxh.pseudonym import check_key, load_key, pseudonymise
 from bhxh.settings import Settings, get_settings
-from bhxh.sources import Source
+from bhxh.sources import FileRefused, Source
 from bhxh.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ def init_schema(settings: Settings | None = None) -> None:
         conn.execute("select pg_advisory_lock(hashtext('bhxh.init_schema'))")
         try:
             conn.execute(ddl)
+            access.setup(conn)  # roles, grants and row-level security plumbing (sql/security.sql)
         finally:
             conn.execute("select pg_advisory_unlock(hashtext('bhxh.init_schema'))")
 
@@ -49,6 +52,7 @@ class CollectSummary:
     fetched: int = 0
     unchanged: int = 0
     strays: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
 
 def collect(source_root: str, province_code: str, day: date, lookback_days: int = 0,
@@ -73,7 +77,12 @@ def collect(source_root: str, province_code: str, day: date, lookback_days: int 
             summary.days += 1
             summary.strays += strays
             for ref in refs:
-                data = source.fetch(ref)
+                try:
+                    data = source.fetch(ref, settings.max_report_bytes)
+                except FileRefused as exc:
+                    _record_refused(conn, ref, str(exc), exc.size)
+                    summary.refused.append(str(exc))
+                    continue
                 digest = landing.store(data, settings)
                 inserted = conn.execute(
                     """insert into raw.report_files (province_code, report_date, org_code, version, source_path,
@@ -89,7 +98,9 @@ def collect(source_root: str, province_code: str, day: date, lookback_days: int 
                 else:
                     summary.unchanged += 1
     for stray in summary.strays:
-        log.warning("not a report file name, ignored: %s", stray)
+        log.warning("not a report file name, ignored: %r", stray)
+    for reason in summary.refused:
+        log.warning("refused: %s", reason)
     return summary
 
 
@@ -104,6 +115,23 @@ def _register_expected(conn, province_code: str, day: date, orgs: list[str], due
                on conflict (province_code, report_date, org_code) do update
                  set deadline = excluded.deadline, source_root = excluded.source_root, registered_at = now()""",
             (province_code, day, org, due, source_root))
+
+
+def _record_refused(conn: psycopg.Connection, ref, reason: str, size: int | None) -> None:
+    """A file refused unread: in the manifest as 'rejected' with its reason (its sha256 column holds
+    'refused:' and a digest of path and reason, since no bytes were fetched), and in the quarantine."""
+    marker = "refused:" + landing.sha256(f"{ref.path}|{reason}".encode())
+    inserted = conn.execute(
+        """insert into raw.report_files
+             (province_code, report_date, org_code, version, source_path, sha256, bytes, status, reason)
+           values (%s, %s, %s, %s, %s, %s, %s, 'rejected', %s)
+           on conflict (province_code, report_date, org_code, sha256) do nothing
+           returning file_id""",
+        (ref.province_code, ref.report_date, ref.org_code, ref.version, ref.path, marker, size or 0, reason),
+    ).fetchone()
+    if inserted:
+        conn.execute("insert into raw.quarantine (file_id, line_no, reasons, original) values (%s, 0, %s, %s)",
+                     (inserted[0], [reason], Jsonb({"source_path": ref.path})))
 
 
 @dataclass
@@ -138,6 +166,7 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
     key = load_key(settings)
     summary = ProcessSummary(run_id=f"{start.isoformat()}..{end.isoformat()}:{uuid.uuid4().hex[:12]}")
     with connect(settings) as conn:
+        check_key(conn, key)
         landed = conn.execute(
             """select file_id, province_code, report_date, org_code, source_path, sha256
                from raw.report_files
@@ -171,14 +200,20 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
         summary.warnings = [f"{meta[c.file_id][4]}: {c.check_name}: {c.unexpected_count} unexpected"
                             for c in outcome.checks if not c.success and c.severity == "warning"]
 
-        receipts, quarantine = [], []
+        receipts, quarantine, batch_personal = [], [], set()
         for file_id, result in reads.items():
             _, province, report_day, org, path, _ = meta[file_id]
             rows, original = result.rows, result.original
             keys = pseudonymise(rows["participant_code"], key)
             file_reasons = outcome.file_reasons.get(file_id, [])
+            not_inert = text_reasons(original)
+            misaligned = privacy.misaligned_lines(result.errors)
+            in_columns, personal = privacy.personal_values(original, misaligned)
+            batch_personal |= personal
+            out_of_place = privacy.misplaced_reasons(original, misaligned, in_columns)
             reasons = [
                 file_reasons + result.errors.get(int(line), []) + outcome.row_reasons.get((file_id, int(line)), [])
+                + not_inert.get(int(line), []) + out_of_place.get(int(line), [])
                 for line in rows["line_no"]
             ]
             bad = pd.Series([bool(r) for r in reasons], index=rows.index, dtype=bool)
@@ -194,15 +229,18 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
                 frame["extra"] = _json_records(original.loc[~bad, result.extra_columns])
             receipts.append(frame)
             if bad.any():
+                bad_reasons = privacy.scrub_quarantined(original.loc[bad], [rs for rs, b in zip(reasons, bad) if b],
+                                                        personal)
                 orig = original.loc[bad].drop(columns=["full_name", "line_no"], errors="ignore").copy()
+                orig = orig.map(lambda v: privacy.scrub(v, personal)).astype(object)
                 if "participant_code" in orig:
-                    orig["participant_code"] = pseudonymise(orig["participant_code"], key)
+                    orig["participant_code"] = pseudonymise(original.loc[bad, "participant_code"], key)
                     orig = orig.rename(columns={"participant_code": "participant_key"})
                 quarantine.append(pd.DataFrame({
                     "file_id": file_id,
                     "line_no": rows.loc[bad, "line_no"].to_numpy(),
                     "reasons": ["{" + ",".join(json.dumps(r, ensure_ascii=False) for r in rs) + "}"
-                                for rs, b in zip(reasons, bad) if b],
+                                for rs in bad_reasons],
                     "original": _json_records(orig),
                 }))
             n_bad = int(bad.sum())
@@ -233,7 +271,7 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
         if quarantine:
             copy_frame(conn, "raw.quarantine", pd.concat(quarantine, ignore_index=True))
         _supersede(conn, list(meta))
-        _record_checks(conn, summary.run_id, outcome.checks, meta, rejected)
+        _record_checks(conn, summary.run_id, outcome.checks, meta, rejected, batch_personal)
         conn.commit()
     return summary
 
@@ -289,12 +327,14 @@ def _supersede(conn: psycopg.Connection, file_ids: list[int]) -> None:
            where q.file_id = f.file_id and f.status = 'superseded' and q.superseded_by is distinct from f.superseded_by""")
 
 
-def _record_checks(conn, run_id, checks, meta, rejected) -> None:
+def _record_checks(conn, run_id, checks, meta, rejected, personal) -> None:
     records = [{
         "run_id": run_id, "file_id": c.file_id, "province_code": meta[c.file_id][1],
         "report_date": meta[c.file_id][2], "file": meta[c.file_id][4], "check_name": c.check_name,
         "success": c.success, "unexpected_count": c.unexpected_count,
-        "sample_values": json.dumps(c.sample_values, ensure_ascii=False, default=str), "severity": c.severity,
+        "sample_values": json.dumps([privacy.scrub(v, personal) for v in c.sample_values], ensure_ascii=False,
+                                    default=str),
+        "severity": c.severity,
     } for c in checks]
     records += [{
         "run_id": run_id, "file_id": fid, "province_code": meta[fid][1], "report_date": meta[fid][2],

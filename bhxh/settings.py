@@ -32,6 +32,7 @@ class Settings:
     ``BHXH_FETCH_ATTEMPTS``  attempts per source request before giving up (default 4; backoff 0.5 s, doubling)
     ``BHXH_SOURCE_REGISTRY`` the source registry (default: ``config/source_registry.yml``)
     ``BHXH_ALERT_WEBHOOK_URL`` where data-quality alerts are POSTed as JSON (default: only logged)
+    ``BHXH_MAX_REPORT_BYTES`` larger report files are refused unread (default 256 MiB)
     """
 
     home: Path = field(default_factory=lambda: _path("BHXH_HOME", PROJECT_ROOT / ".bhxh"))
@@ -47,6 +48,7 @@ class Settings:
     source_registry_file: Path = field(
         default_factory=lambda: _path("BHXH_SOURCE_REGISTRY", PROJECT_ROOT / "config" / "source_registry.yml"))
     alert_webhook_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_WEBHOOK_URL") or None)
+    max_report_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_MAX_REPORT_BYTES") or 256 * 2**20))
 
     project_root: Path = PROJECT_ROOT
     dags_dir: Path = PROJECT_ROOT / "dags"

@@ -5,11 +5,15 @@ A source root has the layout ``{root}/{province_code}/{YYYY-MM-DD}/{org_code}[.v
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path, PurePosixPath
 
 import fsspec
 
@@ -17,11 +21,24 @@ from bhxh.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-REPORT_NAME = re.compile(r"^(?P<org>[A-Z0-9_]{2,32})(?:\.v(?P<version>[1-9][0-9]{0,2}))?\.(?P<ext>csv|xlsx)$", re.I)
+REPORT_NAME = re.compile(r"^(?P<org>[A-Z0-9_]{2,32})(?:\.v(?P<version>[1-9][0-9]{0,2}))?\.(?P<ext>csv|xlsx)\Z",
+                         re.I | re.ASCII)
+
+
+PROVINCE_CODE = re.compile(r"[0-9]{2}\Z")
 
 
 class SourceError(RuntimeError):
     """A source could not be read after retries; the message says which and why."""
+
+
+class FileRefused(Exception):
+    """A report file the pipeline will not read (a symbolic link, not a regular file, too large).
+    ``str(exc)`` is a one-line reason; ``size`` is the file's size when known."""
+
+    def __init__(self, reason: str, size: int | None = None):
+        super().__init__(reason)
+        self.size = size
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,9 @@ class Source:
 
             options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(total=self.settings.http_timeout_seconds)}
         self.fs, self.base = fsspec.core.url_to_fs(self.root, **options)
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        # a local root is resolved once (the root itself may be a link); nothing below it is followed
+        self.local_root = Path(os.path.realpath(self.base)) if "file" in protocols else None
 
     def _full(self, relative: str) -> str:
         return f"{self.base}/{relative}" if self.base else relative
@@ -52,6 +72,8 @@ class Source:
                      all_versions: bool = False) -> tuple[list[ReportRef], list[str]]:
         """The current (highest-version) report of each organisation, and names that are not reports.
         ``all_versions``: every version instead, lowest first (so a v1 is recorded before its v2)."""
+        if not PROVINCE_CODE.fullmatch(str(province_code)):
+            raise ValueError(f"not a province code (two digits): {province_code!r}")
         folder = f"{province_code}/{report_date.isoformat()}"
         try:
             names = [entry.rstrip("/").rsplit("/", 1)[-1] for entry in self._retry(self.fs.ls, self._full(folder), detail=False)]
@@ -103,9 +125,47 @@ class Source:
                 return None
         return None
 
-    def fetch(self, ref_or_path: ReportRef | str) -> bytes:
+    def fetch(self, ref_or_path: ReportRef | str, max_bytes: int | None = None) -> bytes:
+        """The file's bytes; ``FileRefused`` for a symbolic link or special file in a local source, or
+        a file larger than ``max_bytes`` (checked before reading when the size is known)."""
+        relative = ref_or_path.path if isinstance(ref_or_path, ReportRef) else ref_or_path
+        if self.local_root is not None:
+            return self._read_local(relative, max_bytes)
         path = ref_or_path.url if isinstance(ref_or_path, ReportRef) else self._full(ref_or_path)
-        return self._retry(self.fs.cat_file, path)
+        if max_bytes is not None:
+            size = self._retry(self.fs.info, path).get("size")
+            if size is not None and size > max_bytes:
+                raise FileRefused(_too_large(relative, size, max_bytes), size)
+        data = self._retry(self.fs.cat_file, path)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise FileRefused(_too_large(relative, len(data), max_bytes), len(data))
+        return data
+
+    def _read_local(self, relative: str, max_bytes: int | None) -> bytes:
+        parts = PurePosixPath(relative).parts
+        if not parts or PurePosixPath(relative).is_absolute() or any(p in ("", ".", "..") for p in parts):
+            raise FileRefused(f"{relative!r}: not a plain path below the source root")
+        path = self.local_root
+        for part in parts:
+            path = path / part
+            if path.is_symlink():
+                raise FileRefused(f"{relative}: {path.relative_to(self.local_root)} is a symbolic link (not followed)")
+        try:  # O_NOFOLLOW: a link swapped in since the check is refused too; O_NONBLOCK: a FIFO never blocks
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise FileRefused(f"{relative}: is a symbolic link (not followed)") from None
+            raise
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise FileRefused(f"{relative}: not a regular file")
+            if max_bytes is not None and info.st_size > max_bytes:
+                raise FileRefused(_too_large(relative, info.st_size, max_bytes), info.st_size)
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+        if max_bytes is not None and len(data) > max_bytes:
+            raise FileRefused(_too_large(relative, len(data), max_bytes), len(data))
+        return data
 
     def _retry(self, func, *args, **kwargs):
         delay, attempts = 0.5, self.settings.fetch_attempts
@@ -120,3 +180,7 @@ class Source:
                 log.warning("%s: attempt %d failed (%s); retrying in %.1fs", args[0], attempt, exc, delay)
                 time.sleep(delay)
                 delay *= 2
+
+
+def _too_large(relative: str, size: int, limit: int) -> str:
+    return f"{relative}: {size} bytes exceeds the limit of {limit} bytes (BHXH_MAX_REPORT_BYTES)"
