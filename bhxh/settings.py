@@ -28,6 +28,8 @@ class Settings:
     ``BHXH_REFERENCE_DIR``   the reference facts (default: the dbt seeds, copies of ``../shared/reference``)
     ``BHXH_PSEUDONYM_KEY``   the HMAC key for participant codes (default: a local 0600 key file)
     ``BHXH_SOURCE_ROOT``     the default source root of daily reports (a folder or URL)
+    ``BHXH_ALERT_WEBHOOK_URL``  where alerts are POSTed as JSON (else the Airflow connection bhxh_alert_webhook)
+    ``BHXH_ALERT_EMAIL_TO``  comma-separated addresses alerts are mailed to, through ``BHXH_ALERT_SMTP_URL``
     """
 
     home: Path = field(default_factory=lambda: _path("BHXH_HOME", PROJECT_ROOT / ".bhxh"))
@@ -38,6 +40,9 @@ class Settings:
     database: str = field(default_factory=lambda: os.environ.get("BHXH_DATABASE", "bhxh"))
     pseudonym_key_env: str | None = field(default_factory=lambda: os.environ.get("BHXH_PSEUDONYM_KEY") or None)
     source_root: str | None = field(default_factory=lambda: os.environ.get("BHXH_SOURCE_ROOT") or None)
+    alert_webhook_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_WEBHOOK_URL") or None)
+    alert_email_to: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_EMAIL_TO") or None)
+    alert_smtp_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_SMTP_URL") or None)
 
     project_root: Path = PROJECT_ROOT
     dags_dir: Path = PROJECT_ROOT / "dags"

@@ -50,6 +50,20 @@ def validate_and_load_day(context) -> dict:
     return summary.as_dict()
 
 
+def check_reports(context, provinces: list[str]) -> dict[str, list[str]]:
+    """Alert on the reports still missing for the report day after the deadline (never fails)."""
+    from bhxh.alerts import missing_reports_alert, send
+    from bhxh.completeness import missing_reports
+
+    day = report_day(context["data_interval_start"])
+    missing = missing_reports(list(provinces), day)
+    if missing:
+        send(missing_reports_alert(day, missing))
+    else:
+        log.info("every expected report for %s has arrived", day)
+    return missing
+
+
 def load_month(context) -> dict:
     from bhxh.orchestration import month_start
 

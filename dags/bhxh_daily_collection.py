@@ -1,7 +1,8 @@
 """Daily collection: pull every province's reports for the report day, validate, load.
 
 One mapped ``collect`` task per province (a failing or silent province never blocks the others),
-then one ``validate_and_load`` task that pays the Great Expectations import once for all provinces.
+then one ``validate_and_load`` task that pays the Great Expectations import once for all provinces,
+and ``check_reports``, which alerts on the reports still missing after the 08:00 deadline.
 """
 
 from __future__ import annotations
@@ -48,7 +49,16 @@ def bhxh_daily_collection():
 
         return validate_and_load_day(get_current_context())
 
-    collect.expand(province_code=provinces()) >> validate_and_load()
+    @task(trigger_rule="all_done")
+    def check_reports(codes: list[str]) -> dict:
+        from bhxh.tasks import check_reports
+
+        return check_reports(get_current_context(), codes)
+
+    codes = provinces()
+    collected = collect.expand(province_code=codes)
+    collected >> validate_and_load()
+    collected >> check_reports(codes)
 
 
 bhxh_daily_collection()
