@@ -114,8 +114,9 @@ def failure_alert(context) -> Alert:
 def missing_reports_alert(day, missing: dict[str, list[str]]) -> Alert:
     listed = "; ".join(f"{p}: {', '.join(orgs)}" for p, orgs in sorted(missing.items()))
     return Alert(kind="missing_reports",
-                 title=f"BHXH: {sum(map(len, missing.values()))} report(s) for {day} missing after the deadline",
-                 details={"report_date": day.isoformat(), "missing": missing, "summary": listed})
+                 title=f"BHXH: {sum(map(len, missing.values()))} report(s) for {day} missing after the deadline: "
+                       f"{listed}",
+                 details={"report_date": day.isoformat(), "missing": missing})
 
 
 class FailureNotifier(BaseNotifier):

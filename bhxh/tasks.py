@@ -21,6 +21,14 @@ def _source_root(context) -> str:
     return root
 
 
+def province_codes(context) -> list[str]:
+    """The provinces a run collects: ``params.provinces``, else every province on the report day."""
+    from bhxh.reference import province_codes_on
+
+    chosen = (context["params"] or {}).get("provinces")
+    return [str(c) for c in chosen] if chosen else province_codes_on(report_day(context["data_interval_start"]))
+
+
 def collect_province(context, province_code: str) -> dict:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 

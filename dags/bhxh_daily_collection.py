@@ -13,7 +13,7 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk import CronTriggerTimetable
 
 from bhxh.orchestration import (DAILY_CRON, DEFAULT_LOOKBACK_DAYS, RAW_RECEIPTS_URI, START_DATE, TAGS,
-                                TIMEZONE, default_args, report_day)
+                                TIMEZONE, default_args)
 
 
 @dag(
@@ -27,15 +27,16 @@ from bhxh.orchestration import (DAILY_CRON, DEFAULT_LOOKBACK_DAYS, RAW_RECEIPTS_
     params={
         "source_root": Param(None, type=["null", "string"], description="source root (default: BHXH_SOURCE_ROOT)"),
         "lookback_days": Param(DEFAULT_LOOKBACK_DAYS, type="integer", minimum=0, maximum=62),
+        "provinces": Param(None, type=["null", "array"], description="province codes (default: all on the day)"),
     },
     doc_md=__doc__,
 )
 def bhxh_daily_collection():
     @task
     def provinces() -> list[str]:
-        from bhxh.reference import province_codes_on
+        from bhxh.tasks import province_codes
 
-        return province_codes_on(report_day(get_current_context()["data_interval_start"]))
+        return province_codes(get_current_context())
 
     @task(max_active_tis_per_dagrun=4)
     def collect(province_code: str) -> None:
