@@ -115,3 +115,83 @@ class Webhook:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def wait_for_dags(stack, dag_ids, timeout: float = 120) -> None:
+    """Until the dag-processor has parsed and serialised ``dag_ids`` (the API lists them)."""
+    import time
+
+    token, deadline = stack.token(), time.monotonic() + timeout
+    while True:
+        stack.check_alive()
+        listed = {d["dag_id"] for d in stack.api("dags", token=token)["dags"]}
+        if set(dag_ids) <= listed:
+            return
+        assert time.monotonic() < deadline, f"the dag-processor did not list {dag_ids} in {timeout}s"
+        time.sleep(2)
+
+
+def wait_for_runs(stack, dag_id: str, count: int, query: str = "", timeout: float = 300) -> list[dict]:
+    """Until ``count`` runs of ``dag_id`` (matching ``query``) have finished; return them."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        stack.check_alive()
+        runs = stack.api(f"dags/{dag_id}/dagRuns?limit=100{query}")["dag_runs"]
+        done = [r for r in runs if r["state"] in ("success", "failed")]
+        if len(done) >= count and len(runs) == len(done):
+            return runs
+        assert time.monotonic() < deadline, f"runs not finished in {timeout}s: {[(r['run_id'], r['state']) for r in runs]}"
+        time.sleep(3)
+
+
+def content(url: str) -> dict[str, list[tuple]]:
+    """The warehouse's raw state without surrogate keys or clocks (file ids, fetch times, run ids),
+    to compare two warehouses that loaded the same reports in another order."""
+    queries = {
+        "report_files": """select f.province_code, f.report_date, f.org_code, f.version, f.source_path, f.sha256,
+                                  f.bytes, f.status, s.source_path, f.rows_received, f.rows_loaded,
+                                  f.rows_quarantined, f.control_total, f.extra_columns, f.reason
+                           from raw.report_files f left join raw.report_files s on s.file_id = f.superseded_by""",
+        "receipts": """select f.source_path, f.sha256, to_jsonb(r) - 'file_id' from raw.receipts r
+                       join raw.report_files f using (file_id)""",
+        "quarantine": """select f.source_path, f.sha256, to_jsonb(q) - 'file_id' from raw.quarantine q
+                         join raw.report_files f using (file_id)""",
+        "dq_results": """select d.file, d.check_name, d.success, d.unexpected_count, d.sample_values::text
+                         from raw.dq_results d""",
+    }
+    with psycopg.connect(url) as conn:
+        return {name: sorted(tuple(map(str, row)) for row in conn.execute(sql).fetchall())
+                for name, sql in queries.items()}
+
+
+def delete_runs(stack, dag_id: str) -> None:
+    """Forget earlier runs of ``dag_id`` in the test metadata database (dag.test() leaves them)."""
+    token = stack.token()
+    import urllib.request
+
+    for run in stack.api(f"dags/{dag_id}/dagRuns?limit=1000", token=token)["dag_runs"]:
+        if run["state"] not in ("success", "failed"):  # a running run cannot be deleted
+            stack.api(f"dags/{dag_id}/dagRuns/{run['dag_run_id']}", "PATCH", {"state": "failed"}, token=token)
+
+        request = urllib.request.Request(f"{stack.url}/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}",
+                                         method="DELETE", headers={"Authorization": f"Bearer {token}"})
+        urllib.request.urlopen(request, timeout=30).close()
+
+
+def unpause(stack, dag_id: str, timeout: float = 30) -> None:
+    """Unpause ``dag_id``. With catchup off the scheduler then starts the latest scheduled interval
+    (today's: correct in production); on this small machine the test stops that run at once."""
+    import time
+
+    token = stack.token()
+    assert stack.api(f"dags/{dag_id}", "PATCH", {"is_paused": False}, token=token)["is_paused"] is False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = stack.api(f"dags/{dag_id}/dagRuns?run_type=scheduled", token=token)["dag_runs"]
+        if runs:
+            for run in runs:
+                stack.api(f"dags/{dag_id}/dagRuns/{run['dag_run_id']}", "PATCH", {"state": "failed"}, token=token)
+            return
+        time.sleep(0.5)
