@@ -126,7 +126,7 @@ class Stack:
         return self
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
-        log = open(self.log_dir / f"{name.replace(' ', '-')}.log", "ab")
+        log = open(self.log_dir / f"{name.replace(' ', '-')}.log", "wb")  # fresh at each start
         self.processes[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                                 stdin=subprocess.DEVNULL, start_new_session=True)
 

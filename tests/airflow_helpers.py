@@ -171,6 +171,9 @@ def delete_runs(stack, dag_id: str) -> None:
     token = stack.token()
     import urllib.request
 
+    for backfill in stack.api(f"backfills?dag_id={dag_id}", token=token)["backfills"]:
+        if not backfill["completed_at"]:  # one running backfill per DAG: cancel a leftover
+            stack.api(f"backfills/{backfill['id']}/cancel", "PUT", token=token)
     for run in stack.api(f"dags/{dag_id}/dagRuns?limit=1000", token=token)["dag_runs"]:
         if run["state"] not in ("success", "failed"):  # a running run cannot be deleted
             stack.api(f"dags/{dag_id}/dagRuns/{run['dag_run_id']}", "PATCH", {"state": "failed"}, token=token)
@@ -195,3 +198,8 @@ def unpause(stack, dag_id: str, timeout: float = 30) -> None:
                 stack.api(f"dags/{dag_id}/dagRuns/{run['dag_run_id']}", "PATCH", {"state": "failed"}, token=token)
             return
         time.sleep(0.5)
+
+
+def pause(stack, dag_id: str) -> None:
+    """Leave ``dag_id`` paused, as a fresh stack finds it (no scheduled run at the next start)."""
+    stack.api(f"dags/{dag_id}", "PATCH", {"is_paused": True})
