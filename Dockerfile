@@ -8,5 +8,6 @@ COPY --chown=airflow:root bhxh /opt/bhxh/bhxh
 COPY --chown=airflow:root dags /opt/bhxh/dags
 COPY --chown=airflow:root dbt_project /opt/bhxh/dbt_project
 COPY --chown=airflow:root expectations /opt/bhxh/expectations
+COPY --chown=airflow:root config /opt/bhxh/config
 RUN pip install --no-cache-dir --no-deps -e /opt/bhxh \
  && cd /opt/bhxh/dbt_project && dbt parse --profiles-dir . --quiet

@@ -9,8 +9,9 @@ DEMO_START ?= 2024-05-13
 DEMO_END ?= 2024-05-26
 DEMO_PROVINCES ?= 30,31,01,26,91
 DEMO_SCALE ?= 1
+AIRFLOW_PORT ?= 8080
 
-.PHONY: install demo test warehouse-stop clean
+.PHONY: install demo test airflow test-celery warehouse-stop clean
 
 install: $(STAMP)
 
@@ -32,6 +33,16 @@ demo: install
 
 test: install
 	$(BIN)/pytest -q
+
+# Airflow (api-server, scheduler, dag-processor, triggerer) with the project's DAGs, on 127.0.0.1
+airflow: install
+	$(BIN)/python -m bhxh.stack --port $(AIRFLOW_PORT)
+
+# The CeleryExecutor stack for real (Redis, a worker, scheduler, dag-processor, api-server), and a
+# backfill through a real scheduler: slow, kept out of `make test`
+test-celery: install
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server)
+	$(BIN)/pytest -q -m slow -p no:cacheprovider tests/test_celery_stack.py tests/test_backfill.py
 
 warehouse-stop:
 	-$(BIN)/bhxh warehouse stop

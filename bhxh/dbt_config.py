@@ -25,7 +25,8 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
 
 def marts_task_group_kwargs(settings: Settings | None = None) -> dict:
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+    from cosmos.constants import (ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior,
+                                  TestIndirectSelection)
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
     settings = settings or get_settings()
@@ -44,8 +45,11 @@ def marts_task_group_kwargs(settings: Settings | None = None) -> dict:
         ),
         # `dbt build` per model with its own tests; a test over several models (relationships) runs
         # in a task of its own once all of them are built (cautious selection keeps it out of each).
+        # sources with a freshness rule or tests become tasks of their own (`dbt source freshness`
+        # on raw.report_files: error when nothing has been fetched for 7 days), upstream of staging
         "render_config": RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
                                       should_detach_multiple_parents_tests=True,
+                                      source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
                                       # the Asset of raw receipts is the contract between DAGs, not
                                       # Cosmos' per-table assets
                                       emit_datasets=False),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 from bhxh.settings import Settings, get_settings
@@ -29,7 +30,7 @@ def store(data: bytes, settings: Settings | None = None) -> str:
     path = object_path(digest, settings)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")  # two writers never share one
         tmp.write_bytes(data)
         tmp.chmod(0o600)
         tmp.replace(path)

@@ -24,13 +24,16 @@ log = logging.getLogger(__name__)
 
 def default_args(retries: int = 3, retry_delay: timedelta = timedelta(minutes=2)) -> dict:
     """Retries with exponential backoff. Tasks turn permanent errors into AirflowFailException,
-    so only transient ones (network, a busy database) are retried."""
+    so only transient ones (network, a busy database) are retried. A final failure alerts."""
+    from bhxh.alerts import FailureNotifier
+
     return {
         "owner": "bhxh-data",
         "retries": retries,
         "retry_delay": retry_delay,
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": [FailureNotifier()],
     }
 
 

@@ -31,8 +31,9 @@ class Settings:
     ``BHXH_HTTP_TIMEOUT``    seconds before an HTTP(S) request to a source counts as failed (default 30)
     ``BHXH_FETCH_ATTEMPTS``  attempts per source request before giving up (default 4; backoff 0.5 s, doubling)
     ``BHXH_SOURCE_REGISTRY`` the source registry (default: ``config/source_registry.yml``)
-    ``BHXH_ALERT_WEBHOOK_URL`` where data-quality alerts are POSTed as JSON (default: only logged)
     ``BHXH_MAX_REPORT_BYTES`` larger report files are refused unread (default 256 MiB)
+    ``BHXH_ALERT_WEBHOOK_URL``  where alerts are POSTed as JSON (else the Airflow connection bhxh_alert_webhook)
+    ``BHXH_ALERT_EMAIL_TO``  comma-separated addresses alerts are mailed to, through ``BHXH_ALERT_SMTP_URL``
     """
 
     home: Path = field(default_factory=lambda: _path("BHXH_HOME", PROJECT_ROOT / ".bhxh"))
@@ -49,6 +50,8 @@ class Settings:
         default_factory=lambda: _path("BHXH_SOURCE_REGISTRY", PROJECT_ROOT / "config" / "source_registry.yml"))
     alert_webhook_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_WEBHOOK_URL") or None)
     max_report_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_MAX_REPORT_BYTES") or 256 * 2**20))
+    alert_email_to: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_EMAIL_TO") or None)
+    alert_smtp_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_SMTP_URL") or None)
 
     project_root: Path = PROJECT_ROOT
     dags_dir: Path = PROJECT_ROOT / "dags"

@@ -26,6 +26,14 @@ def _source_root(context, province_code: str | None = None, day=None) -> str:
     return root
 
 
+def province_codes(context) -> list[str]:
+    """The provinces a run collects: ``params.provinces``, else every province on the report day."""
+    from bhxh.reference import province_codes_on
+
+    chosen = (context["params"] or {}).get("provinces")
+    return [str(c) for c in chosen] if chosen else province_codes_on(report_day(context["data_interval_start"]))
+
+
 def collect_province(context, province_code: str) -> dict:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
@@ -75,6 +83,20 @@ def report_data_quality_day(context, summary: dict) -> dict:
             f"{day}: {len(result.rejections)} rejections, {len(result.missing)} missing reports "
             f"(details above, in marts.fct_data_quality / fct_report_completeness and `bhxh dq --date {day}`)")
     return {"report_date": day.isoformat(), "warnings": len(result.warnings)}
+
+
+def check_reports(context, provinces: list[str]) -> dict[str, list[str]]:
+    """Alert on the reports still missing for the report day after the deadline (never fails)."""
+    from bhxh.alerts import missing_reports_alert, send
+    from bhxh.completeness import missing_reports
+
+    day = report_day(context["data_interval_start"])
+    missing = missing_reports(list(provinces), day)
+    if missing:
+        send(missing_reports_alert(day, missing))
+    else:
+        log.info("every expected report for %s has arrived", day)
+    return missing
 
 
 def load_month(context) -> dict:

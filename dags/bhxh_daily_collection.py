@@ -4,6 +4,7 @@ One mapped ``collect`` task per province (a failing or silent province never blo
 then one ``validate_and_load`` task that pays the Great Expectations import once for all provinces,
 then ``report_data_quality``, which fails (with an alert) when rows or files were rejected or a
 report is missing, so a failed check is never hidden in a green run.
+Beside them ``check_reports``, which alerts on the reports still missing after the 08:00 deadline.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.sdk import CronTriggerTimetable
 
 from bhxh.orchestration import (DAILY_CRON, DEFAULT_LOOKBACK_DAYS, RAW_RECEIPTS_URI, START_DATE, TAGS,
-                                TIMEZONE, default_args, report_day)
+                                TIMEZONE, default_args)
 
 
 @dag(
@@ -28,15 +29,16 @@ from bhxh.orchestration import (DAILY_CRON, DEFAULT_LOOKBACK_DAYS, RAW_RECEIPTS_
     params={
         "source_root": Param(None, type=["null", "string"], description="source root (default: BHXH_SOURCE_ROOT)"),
         "lookback_days": Param(DEFAULT_LOOKBACK_DAYS, type="integer", minimum=0, maximum=62),
+        "provinces": Param(None, type=["null", "array"], description="province codes (default: all on the day)"),
     },
     doc_md=__doc__,
 )
 def bhxh_daily_collection():
     @task
     def provinces() -> list[str]:
-        from bhxh.reference import province_codes_on
+        from bhxh.tasks import province_codes
 
-        return province_codes_on(report_day(get_current_context()["data_interval_start"]))
+        return province_codes(get_current_context())
 
     @task(max_active_tis_per_dagrun=4)
     def collect(province_code: str) -> None:
@@ -58,9 +60,18 @@ def bhxh_daily_collection():
 
         return report_data_quality_day(get_current_context(), summary)
 
+    @task(trigger_rule="all_done")
+    def check_reports(codes: list[str]) -> dict:
+        from bhxh.tasks import check_reports
+
+        return check_reports(get_current_context(), codes)
+
+    codes = provinces()
+    collected = collect.expand(province_code=codes)
     loaded = validate_and_load()
-    collect.expand(province_code=provinces()) >> loaded
+    collected >> loaded
     report_data_quality(loaded)
+    collected >> check_reports(codes)
 
 
 bhxh_daily_collection()

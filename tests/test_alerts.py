@@ -1,0 +1,93 @@
+"""Alerts for real: a task that fails for good notifies (Airflow 3 notifier, on_failure_callback)
+through the webhook named by an Airflow connection; e-mail goes through SMTP; every alert is logged.
+Transient source errors are retried by Airflow, permanent ones fail at once."""
+
+from __future__ import annotations
+
+import asyncore  # noqa: F401  (smtpd needs it; both ship with Python 3.11)
+import json
+import logging
+import threading
+from datetime import date
+
+import pytest
+
+from bhxh import alerts
+from bhxh.orchestration import logical_date_for
+from bhxh.settings import get_settings
+from bhxh.stack import free_port
+
+from .airflow_helpers import Webhook, own_database, run_daily
+
+pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+@pytest.fixture
+def hook(monkeypatch):
+    server = Webhook()
+    monkeypatch.delenv("BHXH_ALERT_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_BHXH_ALERT_WEBHOOK", json.dumps({"conn_type": "http", "host": server.url}))
+    yield server
+    server.close()
+
+
+def test_a_permanently_failing_task_alerts_once_per_task(warehouse_url, hook, caplog):
+    with own_database(warehouse_url, "bhxh_test_alerts"):
+        run_daily(date(2024, 5, 14), "nosuch://nowhere")  # unknown protocol: permanent, no retry
+    failed = hook.of_kind("task_failed")
+    assert sorted((a["details"]["task_id"], a["details"]["map_index"]) for a in failed) == [("collect", 0),
+                                                                                          ("collect", 1)]
+    assert all(a["details"]["try_number"] == 1 for a in failed), "a permanent error is not retried"
+    assert all("nosuch" in a["details"]["error"] for a in failed)
+    assert all(a["details"]["dag_id"] == "bhxh_daily_collection" for a in failed)
+
+
+def test_transient_errors_are_retried_permanent_ones_are_not(fresh_db):
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    from bhxh.tasks import collect_province
+
+    def context(root):
+        return {"data_interval_start": logical_date_for(date(2024, 5, 13)),
+                "params": {"source_root": root, "lookback_days": 0}}
+
+    with pytest.raises(AirflowException) as transient:  # nothing listens there: a network error
+        collect_province(context(f"http://127.0.0.1:{free_port()}/source"), "30")
+    assert not isinstance(transient.value, AirflowFailException)
+    with pytest.raises(AirflowFailException):
+        collect_province(context("nosuch://nowhere"), "30")
+
+
+def test_email_channel_and_log(monkeypatch, caplog):
+    import smtpd
+
+    received = []
+
+    class Server(smtpd.SMTPServer):
+        def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
+            received.append((rcpttos, data.decode() if isinstance(data, bytes) else data))
+
+    port = free_port()
+    server = Server(("127.0.0.1", port), None)
+    loop = threading.Thread(target=asyncore.loop, kwargs={"timeout": 0.1}, daemon=True)
+    loop.start()
+    try:
+        monkeypatch.delenv("BHXH_ALERT_WEBHOOK_URL", raising=False)
+        monkeypatch.setenv("BHXH_ALERT_EMAIL_TO", "ops@bhxh.local")
+        monkeypatch.setenv("BHXH_ALERT_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        alert = alerts.missing_reports_alert(date(2024, 5, 14), {"30": ["VNPOST"]})
+        with caplog.at_level(logging.ERROR, logger="bhxh.alerts"):
+            reached = alerts.send(alert, get_settings())
+    finally:
+        server.close()
+    assert reached == ["log", "email"]
+    assert received and received[0][0] == ["ops@bhxh.local"]
+    assert "2024-05-14" in received[0][1] and "30: VNPOST" in received[0][1]
+    assert "ALERT missing_reports" in caplog.text
+
+
+def test_a_broken_channel_is_logged_not_raised(monkeypatch, caplog):
+    monkeypatch.setenv("BHXH_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}/nobody")
+    with caplog.at_level(logging.ERROR, logger="bhxh.alerts"):
+        reached = alerts.send(alerts.Alert("task_failed", "x"), get_settings())
+    assert reached == ["log"] and "alert webhook" in caplog.text
