@@ -4,6 +4,7 @@
     bhxh generate --out DIR --start DATE --end DATE [--provinces CODES] [--seed N] [--scale X] [--faults]
     bhxh run --source ROOT_OR_URL --start DATE --end DATE [--lookback DAYS]
     bhxh report [--month YYYY-MM]
+    bhxh dashboard --out DIR [--month YYYY-MM] [--province CODE]
 """
 
 from __future__ import annotations
@@ -88,6 +89,18 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_dashboard(args) -> int:
+    from bhxh.dashboard import build_dashboard
+
+    try:
+        page = build_dashboard(args.out, args.month, args.province)
+    except LookupError as exc:
+        print(f"bhxh dashboard: {exc}", file=sys.stderr)
+        return 1
+    say(f"dashboard written: {page.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bhxh", description="BHXH coverage warehouse")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="coverage against targets as a table")
     p.add_argument("--month", type=_month, default=None, help="YYYY-MM (default: the latest month)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("dashboard", help="write the coverage dashboard (static pages and CSV) from the marts")
+    p.add_argument("--out", required=True, type=__import__("pathlib").Path)
+    p.add_argument("--month", type=_month, default=None, help="YYYY-MM (default: the latest month)")
+    p.add_argument("--province", default=None, help="two-digit code: write only this province's page")
+    p.set_defaults(func=cmd_dashboard)
     return parser
 
 
