@@ -104,6 +104,8 @@ def _coverage_chart(series: list[dict], lines_from: list[tuple[dict, str, bool]]
                       "value": t["target_value"], "deadline": t["deadline"],
                       "projected": t["projected_value_at_deadline"] if projection else None,
                       "colour": LINE_COLOURS[i % len(LINE_COLOURS)]})
+    first = next((r["month"] for r in series if r.get("mandatory_si_participants") is not None), None)
+    series = [r for r in series if first is not None and r["month"] >= first]
     points = [(r["month"], r[metric]) for r in series]
     estimates = {r["month"] for r in series if r.get("labour_force_is_estimate")}
     return {"svg": svg.line_chart(points, lines, title, estimate_months=estimates),
@@ -168,7 +170,7 @@ def _plans(rows: list[dict], names: dict[str, str]) -> dict:
                       "half": r["half_year_reached"], "status": r.get("plan_status")})
         bars.append({"label": f'{label} {r["year"]}', "value": r["attainment_rate"] or 0, "text": text,
                      "colour": svg.PALETTE["good"] if (r["attainment_rate"] or 0) >= 1 else svg.PALETTE["actual"]})
-    return {"state": "ok", "items": items,
+    return {"state": "ok", "rows": items,
             "chart": svg.hbar_chart(bars, "Tỷ lệ hoàn thành kế hoạch phát triển người tham gia mới", reference=1.0)}
 
 
@@ -276,7 +278,7 @@ def build(data: Data, out: Path, province: str | None = None, source: str = "mar
     common = {"month": data.month, "generated": generated, "source": source, "provinces": data.provinces,
               "pages": {c: f"province-{c}.html" for c in codes}, "present": data.present}
     names = data.provinces
-    first = data.national[0]["month"] if data.national else data.month
+    first = next((r["month"] for r in data.national if r["mandatory_si_participants"] is not None), data.month)
     written = []
 
     # national page
@@ -344,7 +346,7 @@ def build(data: Data, out: Path, province: str | None = None, source: str = "mar
                                               [c["row"] for c in campaign["provinces"] + campaign["districts"]])
         plans = _plans([p for p in data.plans if p["province_code"] == code], names)
         if plans["state"] == "ok":
-            plans["csv"] = downloads.write(f"province_{code}_plan_attainment", [i["row"] for i in plans["items"]])
+            plans["csv"] = downloads.write(f"province_{code}_plan_attainment", [i["row"] for i in plans["rows"]])
         health = _health(data, code, names)
         if health["completeness"]["state"] == "ok":
             health["completeness"]["csv"] = downloads.write(f"province_{code}_report_completeness",
@@ -353,7 +355,8 @@ def build(data: Data, out: Path, province: str | None = None, source: str = "mar
             health["checks"]["csv"] = downloads.write(f"province_{code}_failed_checks", health["checks"]["rows"])
         page = env.get_template("province.html.j2").render(
             **common, title=f"{code} {names.get(code, '')}", code=code, name=names.get(code, code), row=row,
-            first=series[0]["month"], charts=charts, estimate=_estimate_note(row and row["labour_force_is_estimate"]),
+            first=next((r["month"] for r in series if r["mandatory_si_participants"] is not None), data.month),
+            charts=charts, estimate=_estimate_note(row and row["labour_force_is_estimate"]),
             kpis=_kpis(row, "fct_coverage_monthly", {"province_code": code, "month": data.month}),
             targets=_target_rows(own), targets_csv=downloads.write(f"province_{code}_targets", own),
             campaign=campaign, plans=plans, health=health)

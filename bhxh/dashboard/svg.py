@@ -38,7 +38,7 @@ def line_chart(points: list[tuple[date, object]], lines: list[dict], label: str,
     deadline, colour and optionally projected (value at the deadline, drawn from the last point).
     """
     pts = [(m, float(v)) for m, v in points if v is not None]
-    width, height, left, right, top, bottom = 760, 300, 52, 190, 16, 34
+    width, height, left, right, top, bottom = 760, 300, 52, 215, 16, 34
     months = [m for m, _ in pts] + [ln["deadline"].replace(day=1) for ln in lines]
     start = min(months) if months else date.today().replace(day=1)
     end = max(months) if months else start
@@ -88,6 +88,8 @@ def line_chart(points: list[tuple[date, object]], lines: list[dict], label: str,
             body.append(f'<circle class="mark actual{" estimate" if est else ""}" cx="{x(m):.1f}" cy="{y(v):.1f}" '
                         f'r="4" {_attrs(data_month=m.isoformat(), data_value=fmt.raw(v))}>'
                         f'<title>{fmt.month(m)}: {fmt.rate(v)}{" (mẫu số ước tính)" if est else ""}</title></circle>')
+        lm, lv = pts[-1]
+        body.append(f'<text class="point-label" x="{x(lm) + 8:.1f}" y="{y(lv) - 8:.1f}">{fmt.rate(lv)} ({fmt.month(lm)})</text>')
     body.append(f'<line class="axis-line" x1="{left}" x2="{width - right}" y1="{height - bottom}" y2="{height - bottom}"/>')
     return _svg(width, height, body, label)
 
