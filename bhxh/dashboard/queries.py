@@ -88,7 +88,8 @@ def load(conn, month: date | None = None) -> Data:
     if data.present["fct_data_quality"]:
         data.failed_checks = _rows(conn, """
             select run_id, province_code, report_date, file, check_name, unexpected_count,
-                   sample_values::text as sample_values, checked_at
+                   sample_values::text as sample_values,
+                   checked_at at time zone 'Asia/Ho_Chi_Minh' as checked_at
             from marts.fct_data_quality where not success
             order by checked_at desc, check_name limit %(n)s""", {"n": FAILED_CHECKS})
     return data

@@ -26,8 +26,10 @@ def _attrs(**kw) -> str:
     return " ".join(f'{k.rstrip("_").replace("_", "-")}="{escape(v)}"' for k, v in kw.items() if v is not None)
 
 
-def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
-    return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
+def _svg(width: int, height: int, body: list[str], label: str, natural: bool = False) -> Markup:
+    """natural: drawn at its own pixel size (at most the page width) instead of stretched to the width."""
+    size = f' style="width:{width}px;max-width:100%"' if natural else ""
+    return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}"{size} role="img" aria-label="{escape(label)}" '
                   f'xmlns="http://www.w3.org/2000/svg">' + "".join(body) + "</svg>")
 
 
@@ -191,4 +193,4 @@ def heatmap(rows: list[str], days: list[date], cells: dict[tuple[str, date], tup
             body.append(f'<rect class="mark cell" x="{left + j * cell}" y="{top + i * cell}" width="{cell - 2}" '
                         f'height="{cell - 2}" fill="{_heat_colour(v)}" {_attrs(data_key=key, data_value=fmt.raw(v))}>'
                         f'<title>{escape(r)} {d:%d/%m/%Y}: {escape(tip)}</title></rect>')
-    return _svg(width, height, body, label)
+    return _svg(width, height, body, label, natural=True)
