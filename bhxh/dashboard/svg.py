@@ -176,7 +176,7 @@ def heatmap(rows: list[str], days: list[date], cells: dict[tuple[str, date], tup
     """rows x days; cells[(row, day)] = (rate or None, tooltip). Rates colour red -> green."""
     if not rows or not days:
         return Markup("")
-    left, top, cell = 150, 34, 20
+    left, top, cell = 150, 34, 28
     width = left + len(days) * cell + 10
     height = top + len(rows) * cell + 10
     body = []
