@@ -28,6 +28,8 @@ demo: install
 		--start $(DEMO_START) --end $(DEMO_END) --provinces $(DEMO_PROVINCES) --scale $(DEMO_SCALE) --seed 1
 	$(BIN)/bhxh run --source $(DEMO_DIR) --start $(DEMO_START) --end $(DEMO_END)
 	$(BIN)/bhxh report
+	$(BIN)/bhxh dashboard --out .bhxh/dashboard
+	@echo "Dashboard: file://$(CURDIR)/.bhxh/dashboard/index.html"
 	@echo
 	@echo "Query the marts: psql \"\$$($(BIN)/bhxh warehouse url)\" -c 'select * from marts.fct_coverage_monthly limit 5'"
 

@@ -8,6 +8,7 @@
     bhxh access grant-province|revoke-province CODE... --role ROLE
     bhxh access create-login USER --group GROUP [--password-env VAR]
     bhxh access rotate-key --yes
+    bhxh dashboard --out DIR [--month YYYY-MM] [--province CODE]
 """
 
 from __future__ import annotations
@@ -145,6 +146,15 @@ def _rotate_key(conn, confirmed: bool) -> int:
         say(f"  {month:%Y-%m}: {summary.files} files, {summary.rows_loaded} rows loaded")
         month = following
     say("done: rebuild the marts (the bhxh_marts DAG, or dbt build), then destroy the old key")
+def cmd_dashboard(args) -> int:
+    from bhxh.dashboard import build_dashboard
+
+    try:
+        page = build_dashboard(args.out, args.month, args.province)
+    except LookupError as exc:
+        print(f"bhxh dashboard: {exc}", file=sys.stderr)
+        return 1
+    say(f"dashboard written: {page.resolve()}")
     return 0
 
 
@@ -196,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     a = actions.add_parser("rotate-key", help="re-pseudonymise everything with the key now configured")
     a.add_argument("--yes", action="store_true", help="confirm: every receipt is dropped and re-read")
     p.set_defaults(func=cmd_access)
+    p = sub.add_parser("dashboard", help="write the coverage dashboard (static pages and CSV) from the marts")
+    p.add_argument("--out", required=True, type=__import__("pathlib").Path)
+    p.add_argument("--month", type=_month, default=None, help="YYYY-MM (default: the latest month)")
+    p.add_argument("--province", default=None, help="two-digit code: write only this province's page")
+    p.set_defaults(func=cmd_dashboard)
     return parser
 
 
