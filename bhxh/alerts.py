@@ -5,7 +5,7 @@ Channels, first found wins:
   webhook  ``BHXH_ALERT_WEBHOOK_URL``, else the Airflow connection ``bhxh_alert_webhook`` (its
            ``host`` holds the full URL, like Airflow's Slack webhook connections)
   e-mail   ``BHXH_ALERT_EMAIL_TO`` (comma-separated) through ``BHXH_ALERT_SMTP_URL``
-           (``smtp://user:password@host:587`` with STARTTLS, ``smtps://`` for implicit TLS)
+           (``smtp://user:<password>@host:587`` with STARTTLS, ``smtps://`` for implicit TLS)
 
 A channel that fails is logged and never fails the task that raised the alert.
 """

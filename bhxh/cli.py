@@ -99,6 +99,8 @@ def cmd_dq(args) -> int:
     text, problems = day_report(args.date)
     print(text)
     return 1 if problems else 0
+
+
 def cmd_access(args) -> int:
     import os
 
@@ -146,6 +148,9 @@ def _rotate_key(conn, confirmed: bool) -> int:
         say(f"  {month:%Y-%m}: {summary.files} files, {summary.rows_loaded} rows loaded")
         month = following
     say("done: rebuild the marts (the bhxh_marts DAG, or dbt build), then destroy the old key")
+    return 0
+
+
 def cmd_dashboard(args) -> int:
     from bhxh.dashboard import build_dashboard
 
@@ -190,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dq", help="a day's failed data-quality checks and missing or late reports (exit 1 if any)")
     p.add_argument("--date", type=_date, default=None, help="report day YYYY-MM-DD (default: the latest)")
     p.set_defaults(func=cmd_dq)
+
     p = sub.add_parser("access", help="logins and provincial row-level access to the marts")
     actions = p.add_subparsers(dest="action", required=True)
     for name, verb in (("grant-province", "let ROLE (created NOLOGIN if new) see"),
@@ -206,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = actions.add_parser("rotate-key", help="re-pseudonymise everything with the key now configured")
     a.add_argument("--yes", action="store_true", help="confirm: every receipt is dropped and re-read")
     p.set_defaults(func=cmd_access)
+
     p = sub.add_parser("dashboard", help="write the coverage dashboard (static pages and CSV) from the marts")
     p.add_argument("--out", required=True, type=__import__("pathlib").Path)
     p.add_argument("--month", type=_month, default=None, help="YYYY-MM (default: the latest month)")

@@ -64,6 +64,11 @@ def dags() -> dict:
 def run_daily(day: date, source: Path, provinces=("30", "31"), lookback_days: int = 7) -> str:
     conf = {"source_root": str(source), "lookback_days": lookback_days, "provinces": list(provinces)}
     run = dags()["bhxh_daily_collection"].test(logical_date=logical_date_for(day), run_conf=conf)
+    from bhxh.runner import DATA_QUALITY_TASKS, _failed_tasks
+
+    failed = _failed_tasks(run)
+    if failed and failed <= DATA_QUALITY_TASKS:  # a red data-quality gate: bad input recorded, the pipeline ran
+        return "success (data checks failed)"
     return str(run.state)
 
 

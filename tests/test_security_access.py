@@ -280,15 +280,15 @@ def test_analyst_roles_cannot_read_raw_or_the_mapping(wh):
 
 
 def test_policies_are_reapplied_when_dbt_rebuilds_a_mart(wh):
-    before = _rows(wh["owner"], "select 'marts.fct_daily_collections'::regclass::oid")[0][0]
-    rebuilt = _dbt(["run", "-s", "fct_daily_collections"], "sec_transformer", wh["passwords"]["sec_transformer"],
+    before = _rows(wh["owner"], "select 'marts.fct_coverage_monthly'::regclass::oid")[0][0]
+    rebuilt = _dbt(["run", "-s", "fct_coverage_monthly"], "sec_transformer", wh["passwords"]["sec_transformer"],
                    wh["owner"], wh["target"])
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
     oid, rls, policies = _rows(wh["owner"], """select c.oid, c.relrowsecurity,
             (select count(*) from pg_policy p where p.polrelid = c.oid)
-        from pg_class c where c.oid = 'marts.fct_daily_collections'::regclass""")[0]
+        from pg_class c where c.oid = 'marts.fct_coverage_monthly'::regclass""")[0]
     assert oid != before and rls and policies == 1
-    assert _keys_seen(wh["sec_hai_duong"], "fct_daily_collections") == {HAI_DUONG}
+    assert _keys_seen(wh["sec_hai_duong"], "fct_coverage_monthly") == {HAI_DUONG}
 
 
 def test_every_mart_has_row_level_security(wh):

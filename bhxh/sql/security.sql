@@ -47,6 +47,7 @@ create table if not exists raw.pseudonym_key (
 -- raw: the loader writes (append and status updates; never delete), the transformer reads.
 grant usage on schema raw to bhxh_loader, bhxh_transformer;
 grant select, insert, update on all tables in schema raw to bhxh_loader;
+grant delete on raw.expected_reports to bhxh_loader;  -- the registry's expectations of a day are replaced whole
 grant usage on all sequences in schema raw to bhxh_loader;
 grant select on all tables in schema raw to bhxh_transformer;
 alter default privileges in schema raw grant select, insert, update on tables to bhxh_loader;
