@@ -52,7 +52,9 @@ def marts_task_group_kwargs(settings: Settings | None = None) -> dict:
                                       source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
                                       # the Asset of raw receipts is the contract between DAGs, not
                                       # Cosmos' per-table assets
-                                      emit_datasets=False),
+                                      emit_datasets=False,
+                                      # exposures describe BI consumers; they are not tasks
+                                      exclude=["resource_type:exposure"]),
         # dbt's own log lines stay quiet in the task log
         "operator_args": {"quiet": True},
         "execution_config": ExecutionConfig(
