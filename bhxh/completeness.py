@@ -8,20 +8,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from bhxh.registry import expected_organisations
-from bhxh.settings import Settings, get_settings
-from bhxh.warehouse import connect
 
+def missing_reports(provinces: list[str], day: date) -> dict[str, list[str]]:
+    """{province: [organisation, ...]} of the reports the registry expected for ``day`` (as the day's
+    collect task registered them in raw.expected_reports), past the deadline and never fetched."""
+    from bhxh.dq import missing_reports as missing_pairs
 
-def missing_reports(provinces: list[str], day: date, settings: Settings | None = None) -> dict[str, list[str]]:
-    """{province: [organisation, ...]} of the expected reports for ``day`` never fetched (any version)."""
-    with connect(settings or get_settings()) as conn:
-        rows = conn.execute("select distinct province_code, org_code from raw.report_files "
-                            "where report_date = %s and province_code = any(%s)", (day, list(provinces))).fetchall()
-    reported = set(rows)
-    missing = {}
-    for province in provinces:
-        absent = [org for org in expected_organisations(province, day) if (province, org) not in reported]
-        if absent:
-            missing[province] = absent
+    wanted, missing = set(provinces), {}
+    for province, org in missing_pairs(day):
+        if province in wanted:
+            missing.setdefault(province, []).append(org)
     return missing
