@@ -128,7 +128,7 @@ def test_compose_takes_every_credential_from_env_file():
             value = str(value)
             url = PATTERNS["password in a URL"].search(value)  # in any variable: URLs, result backends
             if secret_name.search(name):
-                assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*(:?[-?][^}]*)?\}", value), f"{service}.{name} is not ${{VAR}}"
+                assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*(:?[-?]([^${}]*|\$\{[A-Z_][A-Z0-9_]*\}))?\}", value), f"{service}.{name} is not ${{VAR}}"
                 checked += 1
             if url:
                 assert url["value"].startswith("${"), f"{service}.{name}: password in the URL is not ${{VAR}}"
