@@ -6,36 +6,20 @@ from __future__ import annotations
 import csv
 import json
 import threading
-from contextlib import contextmanager
 from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from bhxh.dbt_config import WAREHOUSE_CONN_ID
 from bhxh.orchestration import logical_date_for
+
+from .conftest import scratch_database
 
 RAW_TABLES = ["raw.report_files", "raw.receipts", "raw.quarantine", "raw.dq_results", "raw.monthly_summaries"]
 
 
-@contextmanager
-def own_database(warehouse_url: str, name: str):
-    """A fresh warehouse database ``name`` for the pipeline, Cosmos' connection and the stack."""
-    from bhxh.pipeline import init_schema
-    from bhxh.settings import get_settings
-
-    admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BHXH_DATABASE", name)
-        url = get_settings().warehouse_url
-        mp.setenv(f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}", url)
-        init_schema(get_settings())
-        yield url
+own_database = scratch_database  # the name the Airflow tests use
 
 
 def generate(out: Path, start: date, end: date, provinces=("30", "31"), seed: int = 1) -> Path:

@@ -7,6 +7,7 @@ stopped at the end if the session started it); each test that needs a clean data
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,19 +42,30 @@ def warehouse_url():
         warehouse.stop(settings)
 
 
-@pytest.fixture
-def fresh_db(warehouse_url, monkeypatch):
-    """An empty warehouse database for one test (the raw schema created)."""
+@contextmanager
+def scratch_database(warehouse_url: str, name: str):
+    """A fresh warehouse database ``name`` (raw schema and roles created) that the package, dbt and
+    Cosmos' connection use while the block runs; yields its URL."""
     import psycopg
 
+    from bhxh.dbt_config import WAREHOUSE_CONN_ID
     from bhxh.pipeline import init_schema
     from bhxh.settings import get_settings
 
     admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
-    name = "bhxh_test_unit"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"drop database if exists {name} with (force)")
         conn.execute(f"create database {name}")
-    monkeypatch.setenv("BHXH_DATABASE", name)
-    init_schema(get_settings())
-    return get_settings().warehouse_url
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BHXH_DATABASE", name)
+        url = get_settings().warehouse_url
+        mp.setenv(f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}", url)
+        init_schema(get_settings())
+        yield url
+
+
+@pytest.fixture
+def fresh_db(warehouse_url):
+    """An empty warehouse database for one test (the raw schema created)."""
+    with scratch_database(warehouse_url, "bhxh_test_unit") as url:
+        yield url

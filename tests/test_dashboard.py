@@ -28,6 +28,8 @@ from bhxh import cli
 from bhxh.generate import generate
 from bhxh.runner import run_range
 
+from .conftest import scratch_database
+
 START, END = date(2024, 4, 29), date(2024, 5, 2)
 PROVINCES = ["30", "31", "01"]  # 30 and 01 have their own targets, 31 is ranked against the national one
 SCREENSHOTS = Path(__file__).resolve().parents[1] / ".bhxh" / "screenshots"
@@ -42,24 +44,10 @@ pytestmark = pytest.mark.e2e
 def marts_url(tmp_path_factory, warehouse_url):
     source = tmp_path_factory.mktemp("dash") / "source"
     generate(source, START, END, provinces=PROVINCES, seed=5, scale=0.02)
-    admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
-    name = "bhxh_test_dashboard"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
-    previous = os.environ.get("BHXH_DATABASE")
-    os.environ["BHXH_DATABASE"] = name
-    try:
-        from bhxh.settings import get_settings
-
+    with scratch_database(warehouse_url, "bhxh_test_dashboard") as url:
         messages: list[str] = []
         assert run_range(str(source), START, END, progress=messages.append) == 0, "\n".join(messages)
-        yield get_settings().warehouse_url
-    finally:
-        if previous is None:
-            os.environ.pop("BHXH_DATABASE", None)
-        else:
-            os.environ["BHXH_DATABASE"] = previous
+        yield url
 
 
 def _ensure_chromium() -> str:

@@ -8,12 +8,12 @@ every model (`dbt run --empty`) come first, in a database of their own; then
 from __future__ import annotations
 
 import json
-import os
 
-import psycopg
 import pytest
 
 from .marts_support import dbt
+
+from .conftest import scratch_database
 
 # models with logic that must keep a unit test
 MODELS_WITH_UNIT_TESTS = {
@@ -28,28 +28,13 @@ MODELS_WITH_UNIT_TESTS = {
 @pytest.fixture(scope="module")
 def empty_build(warehouse_url, tmp_path_factory):
     """A database of its own with the seeds and every model built empty; yields dbt's target path."""
-    from bhxh.pipeline import init_schema
-    from bhxh.settings import get_settings
 
-    name = "bhxh_test_dbt_unit"
-    admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
-    previous = os.environ.get("BHXH_DATABASE")
-    os.environ["BHXH_DATABASE"] = name
-    try:
-        init_schema(get_settings())
+    with scratch_database(warehouse_url, "bhxh_test_dbt_unit"):
         target = tmp_path_factory.mktemp("dbt_unit")
         for args in (["seed"], ["run", "--empty"]):
             result = dbt(args, target)
             assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}"
         yield target
-    finally:
-        if previous is None:
-            os.environ.pop("BHXH_DATABASE", None)
-        else:
-            os.environ["BHXH_DATABASE"] = previous
 
 
 def test_dbt_unit_tests_pass(empty_build):

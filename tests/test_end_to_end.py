@@ -18,6 +18,8 @@ import pytest
 from bhxh.generate import generate
 from bhxh.runner import run_range
 
+from .conftest import scratch_database
+
 START, END = date(2024, 4, 27), date(2024, 5, 3)  # crosses a month end into the May campaign
 PROVINCES = ["30", "01", "91"]
 REFERENCE = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "reference"
@@ -43,30 +45,12 @@ def _latest_working_age_labour_force() -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory, warehouse_url):
-    import os
-
-    import psycopg as pg
-
-    from bhxh.settings import get_settings
-
     source = tmp_path_factory.mktemp("e2e") / "source"
     generate(source, START, END, provinces=PROVINCES, seed=3, scale=0.02)
-    admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
-    name = "bhxh_test_e2e"
-    with pg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
-    previous = os.environ.get("BHXH_DATABASE")
-    os.environ["BHXH_DATABASE"] = name
-    messages: list[str] = []
-    try:
+    with scratch_database(warehouse_url, "bhxh_test_e2e") as url:
+        messages: list[str] = []
         code = run_range(str(source), START, END, progress=messages.append)
-        yield code, source, get_settings().warehouse_url, messages
-    finally:
-        if previous is None:
-            os.environ.pop("BHXH_DATABASE", None)
-        else:
-            os.environ["BHXH_DATABASE"] = previous
+        yield code, source, url, messages
 
 
 def _rows(url: str, sql: str) -> list[tuple]:

@@ -15,14 +15,14 @@ arithmetic is spelled out next to it and checked on the design itself, not on th
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from .marts_support import Reports, dbt_build, load_source, query, reference_rows
+
+from .conftest import scratch_database
 
 FACTS = {row["fact_id"]: row for row in reference_rows("article_facts")}
 PLAN = next(row for row in reference_rows("annual_plans") if row["district_name"] == "U Minh Thượng")
@@ -107,33 +107,16 @@ def _build_source(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def marts(tmp_path_factory, warehouse_url):
-    from bhxh.pipeline import init_schema
-    from bhxh.settings import get_settings
 
     work = tmp_path_factory.mktemp("article_facts")
     source = work / "source"
     _build_source(source)
-    name = "bhxh_test_marts_facts"
-    admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
-    previous = os.environ.get("BHXH_DATABASE")
-    os.environ["BHXH_DATABASE"] = name
-    try:
-        settings = get_settings()
-        init_schema(settings)
+    with scratch_database(warehouse_url, "bhxh_test_marts_facts") as url:
         load_source(source, date(2020, 5, 1), date(2024, 5, 31))
-        loaded = query(settings.warehouse_url, "select count(*), count(*) filter (where status = 'loaded') "
-                                               "from raw.report_files")
+        loaded = query(url, "select count(*), count(*) filter (where status = 'loaded') from raw.report_files")
         assert loaded == [(5, 5)], "every hand-made report must load"
         dbt_build(work / "target")
-        yield settings.warehouse_url
-    finally:
-        if previous is None:
-            os.environ.pop("BHXH_DATABASE", None)
-        else:
-            os.environ["BHXH_DATABASE"] = previous
+        yield url
 
 
 def test_hai_duong_may_2024_month_on_month_and_year_on_year(marts):

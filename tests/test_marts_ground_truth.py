@@ -23,6 +23,8 @@ from bhxh.generate import generate
 
 from .marts_support import MERGER, load_source, months, query, reference_rows
 
+from .conftest import scratch_database
+
 START, END = date(2024, 4, 1), date(2025, 7, 5)
 PROVINCES = ["30", "31"]
 TOLERANCE = Decimal("1e-9")
@@ -31,36 +33,15 @@ TOLERANCE = Decimal("1e-9")
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, warehouse_url):
     """Generate, load and build once for the module (in its own database)."""
-    import os
-
-    import psycopg
-
-    from bhxh.pipeline import init_schema
-    from bhxh.settings import get_settings
-
     from .marts_support import dbt_build
 
     work = tmp_path_factory.mktemp("ground_truth")
     source = work / "source"
     generate(source, START, END, provinces=PROVINCES, seed=3, scale=0.01, faults=True)
-    name = "bhxh_test_marts_truth"
-    admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
-    previous = os.environ.get("BHXH_DATABASE")
-    os.environ["BHXH_DATABASE"] = name
-    try:
-        settings = get_settings()
-        init_schema(settings)
+    with scratch_database(warehouse_url, "bhxh_test_marts_truth") as url:
         load_source(source, START, END)
         dbt_build(work / "target")
-        yield source, settings.warehouse_url
-    finally:
-        if previous is None:
-            os.environ.pop("BHXH_DATABASE", None)
-        else:
-            os.environ["BHXH_DATABASE"] = previous
+        yield source, url
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

@@ -4,13 +4,13 @@ rows of untouched days are not rewritten (same PostgreSQL row version, xmin)."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
-import psycopg
 import pytest
 
 from .marts_support import Reports, dbt, dbt_build, load_source, query
+
+from .conftest import scratch_database
 
 D15, D16, D17, D18 = (date(2024, 5, d) for d in (15, 16, 17, 18))
 LINE = 1_500_000
@@ -21,24 +21,9 @@ SNAPSHOT = """select province_key, province_code, report_date, org_code, scheme,
 
 @pytest.fixture
 def database(warehouse_url):
-    from bhxh.pipeline import init_schema
-    from bhxh.settings import get_settings
 
-    name = "bhxh_test_marts_incremental"
-    admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
-        conn.execute(f"create database {name}")
-    previous = os.environ.get("BHXH_DATABASE")
-    os.environ["BHXH_DATABASE"] = name
-    try:
-        init_schema(get_settings())
-        yield get_settings().warehouse_url
-    finally:
-        if previous is None:
-            os.environ.pop("BHXH_DATABASE", None)
-        else:
-            os.environ["BHXH_DATABASE"] = previous
+    with scratch_database(warehouse_url, "bhxh_test_marts_incremental") as url:
+        yield url
 
 
 def _tn(r: Reports, day: date, transaction: str = "new", months: int = 12, participant: str | None = None):
