@@ -144,6 +144,7 @@ class OldProvince:
     successor: str
     lf: float          # labour force 15+ (2020)
     pop: float         # population (2020)
+    wa_lf: float       # working-age labour force (2020, derived in the reference): the SI coverage denominator
     districts: list[str]
     communes: list[list[str]]   # per district
 
@@ -176,7 +177,7 @@ def load_geography(ref: Path | None = None) -> Geography:
     dens = _read_csv(ref / "province_denominators.csv")
     den: dict[str, dict[str, float]] = defaultdict(dict)
     for r in dens:
-        for k in ("population", "labour_force_15plus"):
+        for k in ("population", "labour_force_15plus", "working_age_labour_force"):
             if r[k]:
                 den[r["province_code"]].setdefault(k, 0.0)
                 if r["year"] == "2020" or k not in den[r["province_code"]] or not den[r["province_code"]][k]:
@@ -197,8 +198,9 @@ def load_geography(ref: Path | None = None) -> Geography:
             nc = 6 + _crc("communes" + dc) % 5
             comms.append([f"{int(dc) * 33 + 3 * j + 1:05d}" for j in range(nc)])
         d = den.get(c, {})
-        old[c] = OldProvince(c, r["province_name"], r["successor_code"], d.get("labour_force_15plus", 5e5),
-                             d.get("population", 1e6), dcodes, comms)
+        lf = d.get("labour_force_15plus", 5e5)
+        old[c] = OldProvince(c, r["province_name"], r["successor_code"], lf, d.get("population", 1e6),
+                             d.get("working_age_labour_force", 0.9 * lf), dcodes, comms)
     assert len(old_codes) == len(old)
     return Geography(old, {r["province_code"]: r["province_name"] for r in new_rows},
                      {r["province_code"]: r["province_name"] for r in old_rows})
@@ -901,7 +903,7 @@ def _shares(geo: Geography, seed: int) -> dict[tuple[str, int], float]:
     w = {}
     for c, p in geo.old.items():
         r = np.random.default_rng([seed & 0xFFFFFFFF, int(c), 777])
-        w[(c, TN)] = p.lf * float(np.exp(r.normal(0, 0.35)))
+        w[(c, TN)] = p.lf * float(np.exp(np.clip(r.normal(0, 0.35), -0.7, 0.7)))  # 2% to 8% of the labour force
         w[(c, HGD)] = p.pop * float(np.exp(r.normal(0, 0.30)))
     tot = {s: sum(v for (c, ss), v in w.items() if ss == s) for s in (TN, HGD)}
     return {k: v / tot[k[1]] for k, v in w.items()}
@@ -927,21 +929,79 @@ def _select(geo: Geography, provinces: list[str] | None, start: date, end: date)
     return sorted(old_sel), sorted(new_sel), sorted(units)
 
 
-def _mandatory_etc(geo: Geography, seed: int, unit: str, m: int, scale: float) -> tuple[float, float, float]:
+# Provincial calibration of mandatory social insurance. A province's mandatory coverage (participants
+# per person of its working-age labour force) is the national coverage of the month times a stable
+# ratio. A province with a published SI coverage target (targets.csv, deadline up to 2025: Hải Dương,
+# Hà Nội, Bà Rịa - Vũng Tàu) gets the ratio that puts its SI coverage (mandatory + voluntary, at the
+# national voluntary rate) at TARGET_REACHED of the target on the deadline: a synthetic assumption, the
+# sources speak of these targets as still to be reached. Every other province gets its region's factor
+# (REGION_FACTOR: the shape of the regional gap, industrial South-East and Red River Delta far above the
+# mountains, the Central Highlands and the Mekong Delta; a synthetic assumption, not published figures)
+# times a stable log-normal draw; those are scaled together so that the national total is MANDATORY,
+# within MANDATORY_RATIO_BOUNDS (about 12% to 80% SI coverage in 2024).
+TARGET_REACHED = 0.85
+LAST_TARGET_DEADLINE = date(2025, 12, 31)
+MANDATORY_RATIO_BOUNDS = (0.3, 2.0)
+REGIONS = {  # GSO socio-economic regions of the 63 old provinces
+    "red_river_delta": "01 22 26 27 30 31 33 34 35 36 37",
+    "northern_midlands_and_mountains": "02 04 06 08 10 11 12 14 15 17 19 20 24 25",
+    "north_central_and_central_coast": "38 40 42 44 45 46 48 49 51 52 54 56 58 60",
+    "central_highlands": "62 64 66 67 68",
+    "south_east": "70 72 74 75 77 79",
+    "mekong_delta": "80 82 83 84 86 87 89 91 92 93 94 95 96",
+}
+REGION_OF = {code: region for region, codes in REGIONS.items() for code in codes.split()}
+REGION_FACTOR = {"south_east": 1.6, "red_river_delta": 1.0, "north_central_and_central_coast": 0.75,
+                 "northern_midlands_and_mountains": 0.55, "mekong_delta": 0.55, "central_highlands": 0.45}
+
+
+def province_si_targets(ref: Path | None = None) -> dict[str, list[tuple[date, float]]]:
+    """Provincial SI coverage targets with a deadline up to LAST_TARGET_DEADLINE: code -> [(deadline, rate)]."""
+    out: dict[str, list[tuple[date, float]]] = defaultdict(list)
+    for r in _read_csv((ref or reference_dir()) / "targets.csv"):
+        deadline = date.fromisoformat(r["deadline"])
+        if r["metric"] == "si_coverage_rate" and r["scope"].isdigit() and deadline <= LAST_TARGET_DEADLINE:
+            out[r["scope"]].append((deadline, float(r["target_value"])))
+    return dict(out)
+
+
+def mandatory_ratios(geo: Geography, seed: int, ref: Path | None = None) -> dict[str, float]:
+    """Each old province's mandatory coverage relative to the national one (working-age-weighted mean 1)."""
+    wa = {c: p.wa_lf for c, p in geo.old.items()}
+    total_wa = sum(wa.values())
+    anchored = {}
+    for code, targets in province_si_targets(ref).items():
+        if code in geo.old:
+            ratios = []
+            for deadline, rate in targets:
+                m = _mi(deadline)
+                ratios.append((TARGET_REACHED * rate - _interp(TN_TARGET, m) / total_wa)
+                              / (_interp(MANDATORY, m) / total_wa))
+            anchored[code] = sum(ratios) / len(ratios)
+    lo, hi = MANDATORY_RATIO_BOUNDS
+    drawn = {c: REGION_FACTOR[REGION_OF[c]]
+             * float(np.exp(np.random.default_rng([seed & 0xFFFFFFFF, int(c), 555]).normal(0, 0.25)))
+             for c in geo.old if c not in anchored}
+    room = total_wa - sum(wa[c] * r for c, r in anchored.items())
+    for _ in range(20):  # scale to the room left by the anchored provinces, keeping within the bounds
+        k = room / sum(wa[c] * r for c, r in drawn.items())
+        drawn = {c: min(hi, max(lo, r * k)) for c, r in drawn.items()}
+    return {**anchored, **drawn}
+
+
+def _mandatory_etc(geo: Geography, seed: int, unit: str, m: int, scale: float,
+                   ratios: dict[str, float]) -> tuple[float, float, float]:
     r = np.random.default_rng([seed & 0xFFFFFFFF, int(unit), 555])
-    prop_m = float(np.exp(r.normal(0, 0.45)))
+    r.normal(0, 0.25)  # the mandatory ratio's draw (mandatory_ratios)
     prop_h = float(np.exp(r.normal(0, 0.03)))
-    tot_lf = sum(p.lf for p in geo.old.values())
-    tot_m = sum(p.lf * float(np.exp(np.random.default_rng([seed & 0xFFFFFFFF, int(c), 555]).normal(0, 0.45)))
-                for c, p in geo.old.items())
+    total_wa = sum(p.wa_lf for p in geo.old.values())
     p = geo.old[unit]
     noise = 1 + 0.004 * np.random.default_rng([seed & 0xFFFFFFFF, int(unit), m, 556]).standard_normal()
-    mand = _interp(MANDATORY, m) * p.lf * prop_m / tot_m * noise
+    mand = _interp(MANDATORY, m) * p.wa_lf * ratios[unit] / total_wa * noise
     ui = mand * 0.88
     years = (m - _mi(date(2020, 7, 1))) / 12
     pop = p.pop * (1.009 ** years)
     hi = pop * min(0.985, _interp(HI_RATE, m) * prop_h) * noise
-    del tot_lf
     return mand * scale, ui * scale, hi * scale
 
 
@@ -991,6 +1051,7 @@ def generate(out_dir: Path, start: date, end: date, provinces: list[str] | None 
     params = load_parameters(ref)
     old_sel, new_sel, units = _select(geo, provinces, start, end)
     shares = _shares(geo, seed)
+    ratios = mandatory_ratios(geo, seed, ref)
     summary = GenerateSummary(str(out), start.isoformat(), end.isoformat(), seed, scale, faults, old_sel, new_sel)
     truth_dir = out / "_truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
@@ -1027,7 +1088,7 @@ def generate(out_dir: Path, start: date, end: date, provinces: list[str] | None 
             code = u if m < MERGER_M else geo.old[u].successor
             if code not in (old_sel if m < MERGER_M else new_sel):
                 continue
-            mand, ui, hi = _mandatory_etc(geo, seed, u, m, scale)
+            mand, ui, hi = _mandatory_etc(geo, seed, u, m, scale, ratios)
             vol = pops[(u, TN)].stock(m)
             hgd = pops[(u, HGD)].stock(m)
             a = agg[code]
