@@ -34,6 +34,11 @@ class Settings:
     ``BHXH_MAX_REPORT_BYTES`` larger report files are refused unread (default 256 MiB)
     ``BHXH_ALERT_WEBHOOK_URL``  where alerts are POSTed as JSON (else the Airflow connection bhxh_alert_webhook)
     ``BHXH_ALERT_EMAIL_TO``  comma-separated addresses alerts are mailed to, through ``BHXH_ALERT_SMTP_URL``
+    ``BHXH_S3_ENDPOINT_URL`` an S3-compatible endpoint for ``s3://`` sources (default: AWS); credentials
+                             come from the standard AWS chain (``AWS_ACCESS_KEY_ID`` ..., ``~/.aws``, a role)
+    ``BHXH_SFTP_PASSWORD``, ``BHXH_SFTP_KEY_FILE``  authentication for ``sftp://user@host[:port]/path``
+                             sources (default: the SSH agent and ``~/.ssh`` keys)
+    ``BHXH_SFTP_KNOWN_HOSTS`` the only SFTP host keys accepted (default ``~/.ssh/known_hosts``)
     """
 
     home: Path = field(default_factory=lambda: _path("BHXH_HOME", PROJECT_ROOT / ".bhxh"))
@@ -52,6 +57,13 @@ class Settings:
     max_report_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_MAX_REPORT_BYTES") or 256 * 2**20))
     alert_email_to: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_EMAIL_TO") or None)
     alert_smtp_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_SMTP_URL") or None)
+    s3_endpoint_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_S3_ENDPOINT_URL") or None)
+    sftp_password: str | None = field(default_factory=lambda: os.environ.get("BHXH_SFTP_PASSWORD") or None,
+                                      repr=False)
+    sftp_key_file: Path | None = field(
+        default_factory=lambda: Path(os.environ["BHXH_SFTP_KEY_FILE"]) if os.environ.get("BHXH_SFTP_KEY_FILE") else None)
+    sftp_known_hosts: Path = field(
+        default_factory=lambda: _path("BHXH_SFTP_KNOWN_HOSTS", Path.home() / ".ssh" / "known_hosts"))
 
     project_root: Path = PROJECT_ROOT
     dags_dir: Path = PROJECT_ROOT / "dags"

@@ -1,6 +1,10 @@
-"""One interface over source roots: local folders, http(s), and (with their extras) sftp and s3.
+"""One interface over source roots: local folders, http(s), sftp and s3 (fsspec URLs).
 
 A source root has the layout ``{root}/{province_code}/{YYYY-MM-DD}/{org_code}[.vN].(csv|xlsx)``.
+Credentials never go into a URL: ``s3://bucket/prefix`` uses the standard AWS chain and
+``BHXH_S3_ENDPOINT_URL``; ``sftp://user@host[:port]/path`` uses ``BHXH_SFTP_PASSWORD`` or
+``BHXH_SFTP_KEY_FILE`` (else the SSH agent and ``~/.ssh`` keys) and accepts only the host keys
+listed in ``BHXH_SFTP_KNOWN_HOSTS`` (default ``~/.ssh/known_hosts``).
 """
 
 from __future__ import annotations
@@ -55,15 +59,32 @@ class Source:
     def __init__(self, root: str, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.root = root.rstrip("/")
-        options = {}
-        if self.root.split("://", 1)[0] in ("http", "https"):
-            import aiohttp
-
-            options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(total=self.settings.http_timeout_seconds)}
-        self.fs, self.base = fsspec.core.url_to_fs(self.root, **options)
+        self.fs, self.base = self._retry(fsspec.core.url_to_fs, self.root, **self._storage_options())
         protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         # a local root is resolved once (the root itself may be a link); nothing below it is followed
         self.local_root = Path(os.path.realpath(self.base)) if "file" in protocols else None
+
+    def _storage_options(self) -> dict:
+        protocol = self.root.split("://", 1)[0] if "://" in self.root else "file"
+        settings = self.settings
+        if protocol in ("http", "https"):
+            import aiohttp
+
+            return {"client_kwargs": {"timeout": aiohttp.ClientTimeout(total=settings.http_timeout_seconds)}}
+        if protocol == "s3":  # no listings cache: a long-lived worker must see reports that arrive later
+            options = {"use_listings_cache": False}
+            if settings.s3_endpoint_url:
+                options["endpoint_url"] = settings.s3_endpoint_url
+            return options
+        if protocol in ("sftp", "ssh"):
+            options = {"host_key_policy": _known_hosts_only(settings.sftp_known_hosts),
+                       "timeout": settings.http_timeout_seconds}
+            if settings.sftp_password:
+                options["password"] = settings.sftp_password
+            if settings.sftp_key_file:
+                options["key_filename"] = str(settings.sftp_key_file)
+            return options
+        return {}
 
     def _full(self, relative: str) -> str:
         return f"{self.base}/{relative}" if self.base else relative
@@ -180,6 +201,24 @@ class Source:
                 log.warning("%s: attempt %d failed (%s); retrying in %.1fs", args[0], attempt, exc, delay)
                 time.sleep(delay)
                 delay *= 2
+
+
+def _known_hosts_only(known_hosts: Path):
+    """paramiko's missing-host-key policy for SFTP sources: a server whose key is not in the known-hosts
+    file is refused (fsspec's default would accept any key on first sight)."""
+    import paramiko
+
+    class KnownHostsOnly(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname: str, key) -> None:
+            known = paramiko.HostKeys(str(known_hosts)) if known_hosts.is_file() else paramiko.HostKeys()
+            if not known.check(hostname, key):
+                raise paramiko.SSHException(f"{hostname}: host key {key.fingerprint} is not in {known_hosts} "
+                                            "(BHXH_SFTP_KNOWN_HOSTS)")
+
+        def __repr__(self) -> str:  # fsspec keeps one connection per distinct options, compared by repr
+            return f"KnownHostsOnly({str(known_hosts)!r})"
+
+    return KnownHostsOnly()
 
 
 def _too_large(relative: str, size: int, limit: int) -> str:
