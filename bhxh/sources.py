@@ -201,6 +201,19 @@ class Source:
                 log.warning("%s: attempt %d failed (%s); retrying in %.1fs", args[0], attempt, exc, delay)
                 time.sleep(delay)
                 delay *= 2
+                self._reopen_sftp_session()
+
+    def _reopen_sftp_session(self) -> None:
+        """fsspec keeps one SFTP session per process and options: one that failed is opened anew before
+        the next attempt, so a dropped connection does not fail every later request of a long run."""
+        fs = getattr(self, "fs", None)  # None while the first connection is being made
+        if fs is None or "sftp" not in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+            return
+        try:
+            fs.client.close()
+            fs._connect()
+        except Exception as exc:  # the next attempt reports it
+            log.warning("%s: reconnecting failed (%s)", self.root, exc)
 
 
 def _known_hosts_only(known_hosts: Path):

@@ -151,6 +151,11 @@ class SftpServer:
             except (paramiko.SSHException, EOFError, OSError):
                 transport.close()
 
+    def drop_sessions(self) -> None:
+        """Close every open session (as a server restart or a network cut would); the listener stays."""
+        for transport in self._transports:
+            transport.close()
+
     def stop(self) -> None:
         self._stopping.set()
         if self._thread is not None:

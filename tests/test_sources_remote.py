@@ -132,6 +132,18 @@ def test_listing_and_modification_times(remote, source_root):
     assert source.list_reports(PROVINCE, date(2024, 5, 16)) == ([], [])
 
 
+def test_a_dropped_sftp_session_is_opened_again(fresh_db, sftp_server, source_root, monkeypatch):
+    monkeypatch.setenv("BHXH_SFTP_KNOWN_HOSTS", str(sftp_server.known_hosts))
+    monkeypatch.setenv("BHXH_SFTP_PASSWORD", sftp_server.auth.password)
+    url = f"sftp://{SFTP_USER}@127.0.0.1:{sftp_server.port}/"
+    assert Source(url).list_reports(PROVINCE, DAY)[0], "the session works"
+    sessions = len(sftp_server._transports)
+    sftp_server.drop_sessions()
+    summary = pipeline.collect(url, PROVINCE, DAY)  # the same (cached) session first fails, then reconnects
+    assert summary.fetched == len(_report_files(source_root))
+    assert len(sftp_server._transports) == sessions + 1
+
+
 def test_an_sftp_server_with_an_unknown_host_key_is_refused(sftp_server, tmp_path, monkeypatch):
     monkeypatch.setenv("BHXH_FETCH_ATTEMPTS", "1")
     monkeypatch.setenv("BHXH_SFTP_PASSWORD", sftp_server.auth.password)
