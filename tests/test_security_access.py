@@ -88,7 +88,7 @@ def wh(warehouse_url, tmp_path_factory):
     generate(source, START, END, provinces=["30", "31"], seed=8, scale=0.01,
              faults={"malformed_rows": 0.35, "wrong_province": 0.2, "schema_drift": 0.3})
     # the pipeline, connected as the loader login: proves the loader's grants are enough
-    mp.setenv("BHXH_WAREHOUSE_URL", urls["sec_loader"])
+    mp.setenv("BHXH_LOADER_URL", urls["sec_loader"])
     day = START
     while day <= END:
         for code in sorted({"30", "31"} & set(province_codes_on(day))):
@@ -97,7 +97,7 @@ def wh(warehouse_url, tmp_path_factory):
     pipeline.process_landed(START, END)
     for month in (date(2025, 6, 1), date(2025, 7, 1)):
         pipeline.load_summaries(str(source), month)
-    mp.delenv("BHXH_WAREHOUSE_URL")
+    mp.delenv("BHXH_LOADER_URL")
     # dbt, connected as the transformer login: proves its grants are enough and fires the RLS post-hooks
     target = tmp_path_factory.mktemp("dbt_target")
     built = _dbt(["build"], "sec_transformer", passwords["sec_transformer"], owner_url, target)
