@@ -128,8 +128,7 @@ class Settings:
 
     def url_for(self, role: str) -> str:
         """The URL of ``role``: ``owner`` (setup, operator's commands), ``loader`` or ``transformer``."""
-        return {"owner": lambda: self.warehouse_url, "loader": lambda: self.loader_url,
-                "transformer": lambda: self.transformer_url}[role]()
+        return getattr(self, {"owner": "warehouse_url", "loader": "loader_url", "transformer": "transformer_url"}[role])
 
     def _service_url(self, role: str, override: str | None, variable: str) -> str:
         if override:
@@ -138,8 +137,8 @@ class Settings:
             if variable not in _warned:
                 _warned.add(variable)
                 logging.getLogger(__name__).warning(
-                    "%s is not set: the %s connects as BHXH_WAREHOUSE_URL's login, not a %s login",
-                    variable, "pipeline" if role == "loader" else "dbt", SERVICE_LOGINS[role][1])
+                    "%s is not set: %s connects as BHXH_WAREHOUSE_URL's login, not as a member of %s",
+                    variable, "the pipeline" if role == "loader" else "dbt", SERVICE_LOGINS[role][1])
             return self.warehouse_url_override
         from bhxh.warehouse import embedded_password
 

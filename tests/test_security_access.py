@@ -346,3 +346,23 @@ def test_create_login_command(wh, monkeypatch):
     assert cli_main(["access", "create-login", "sec_cli_bi", "--group", "bhxh_bi"]) == 2
     rolsuper = _rows(wh["owner"], "select rolsuper, rolcreaterole, rolcreatedb from pg_roles where rolname = 'sec_cli_bi'")
     assert rolsuper == [(False, False, False)]
+
+
+def test_role_urls_on_another_server(monkeypatch, caplog):
+    """With BHXH_WAREHOUSE_URL, the pipeline and dbt use BHXH_LOADER_URL / BHXH_TRANSFORMER_URL; without
+    them, the owner's URL, and a warning says so (once per variable)."""
+    from bhxh import settings as settings_module
+    from bhxh.settings import Settings
+
+    owner, loader = "postgresql://owner:a@db:5432/bhxh", "postgresql://etl:b@db:5432/bhxh"
+    monkeypatch.setenv("BHXH_WAREHOUSE_URL", owner)
+    monkeypatch.setenv("BHXH_LOADER_URL", loader)
+    monkeypatch.delenv("BHXH_TRANSFORMER_URL", raising=False)
+    monkeypatch.setattr(settings_module, "_warned", set())
+    with caplog.at_level("WARNING", logger="bhxh.settings"):
+        s = Settings()
+        assert [s.url_for(r) for r in ("owner", "loader", "transformer")] == [owner, loader, owner]
+        assert Settings().transformer_url == owner
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bhxh.settings"]
+    assert warnings == ["BHXH_TRANSFORMER_URL is not set: dbt connects as BHXH_WAREHOUSE_URL's login, "
+                        "not as a member of bhxh_transformer"]
