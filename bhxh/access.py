@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from bhxh.reference import Province, provinces
+from bhxh.settings import SERVICE_LOGINS, Settings
 
 GROUPS = ("bhxh_loader", "bhxh_transformer", "bhxh_bi", "bhxh_province_reader")
 PROVINCE_READER = "bhxh_province_reader"
@@ -29,8 +30,21 @@ class AccessError(ValueError):
     """A request the access layer refuses; the message says why in one line."""
 
 
-def setup(conn: psycopg.Connection) -> None:
+def setup(conn: psycopg.Connection, settings: Settings | None = None) -> None:
+    """The roles, grants and RLS plumbing; on the embedded server also the pipeline's and dbt's
+    logins (``settings.SERVICE_LOGINS``), with the passwords kept in its secrets folder."""
     conn.execute(resources.files("bhxh").joinpath("sql/security.sql").read_text(encoding="utf-8"))
+    if settings is not None and settings.embedded:
+        from bhxh.warehouse import embedded_password
+
+        for login, group in SERVICE_LOGINS.values():
+            for attempt in range(3):  # another setup may create or alter the same login at this moment
+                try:
+                    create_login(conn, login, group, embedded_password(settings, login))
+                    break
+                except (psycopg.errors.DuplicateObject, psycopg.errors.InternalError_):
+                    if attempt == 2:
+                        raise
 
 
 def province_key(p: Province) -> str:

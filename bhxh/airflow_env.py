@@ -24,7 +24,8 @@ def airflow_environ(settings: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.airflow_db_url,
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": settings.warehouse_url,
+        # Cosmos' profile mapping reads this connection: dbt runs as the transformer's login
+        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": settings.transformer_url,
         "BHXH_HOME": str(settings.home),
         "BHXH_REFERENCE_DIR": str(settings.reference_dir),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no network here, and none wanted
@@ -32,8 +33,11 @@ def airflow_environ(settings: Settings | None = None) -> dict[str, str]:
         "SCARF_ANALYTICS": "false",
         "NO_PROXY": "*",  # macOS/Linux proxy lookups can hang forked task processes
     }
-    if settings.warehouse_url_override:
-        env["BHXH_WAREHOUSE_URL"] = settings.warehouse_url_override
+    for name, value in (("BHXH_WAREHOUSE_URL", settings.warehouse_url_override),
+                        ("BHXH_LOADER_URL", settings.loader_url_override),
+                        ("BHXH_TRANSFORMER_URL", settings.transformer_url_override)):
+        if value:
+            env[name] = value
     return env
 
 

@@ -11,9 +11,9 @@ WAREHOUSE_CONN_ID = "bhxh_warehouse"
 
 
 def dbt_env(settings: Settings | None = None) -> dict[str, str]:
-    """Environment for dbt's own profiles.yml (CLI use), from the warehouse URL."""
+    """Environment for dbt's own profiles.yml (CLI use): the transformer's login (settings.transformer_url)."""
     settings = settings or get_settings()
-    url = urlsplit(settings.warehouse_url)
+    url = urlsplit(settings.transformer_url)
     return {
         "BHXH_DBT_HOST": url.hostname or "127.0.0.1",
         "BHXH_DBT_PORT": str(url.port or 5432),

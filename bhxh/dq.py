@@ -31,7 +31,7 @@ class Gate:
 
 def missing_reports(day: date) -> list[tuple[str, str]]:
     """(province, organisation) the registry expected for ``day``, past the deadline, with no file."""
-    with connect() as conn:
+    with connect(role="loader") as conn:
         return conn.execute(
             """select e.province_code, e.org_code from raw.expected_reports e
                where e.report_date = %s and e.deadline < now()

@@ -40,7 +40,7 @@ def init_schema(settings: Settings | None = None) -> None:
         conn.execute("select pg_advisory_lock(hashtext('bhxh.init_schema'))")
         try:
             conn.execute(ddl)
-            access.setup(conn)  # roles, grants and row-level security plumbing (sql/security.sql)
+            access.setup(conn, settings or get_settings())  # roles, grants, RLS plumbing, embedded logins
         finally:
             conn.execute("select pg_advisory_unlock(hashtext('bhxh.init_schema'))")
 
@@ -66,7 +66,7 @@ def collect(source_root: str, province_code: str, day: date, lookback_days: int 
     settings = settings or get_settings()
     source = Source(source_root)
     summary = CollectSummary(province_code)
-    with connect(settings, autocommit=True) as conn:
+    with connect(settings, role="loader", autocommit=True) as conn:
         for offset in range(lookback_days, -1, -1):
             report_day = day - timedelta(days=offset)
             if offset == 0 and source.serves(province_code):  # each day's own run registers its reports
@@ -165,7 +165,7 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
     settings = settings or get_settings()
     key = load_key(settings)
     summary = ProcessSummary(run_id=f"{start.isoformat()}..{end.isoformat()}:{uuid.uuid4().hex[:12]}")
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         check_key(conn, key)
         landed = conn.execute(
             """select file_id, province_code, report_date, org_code, source_path, sha256
@@ -377,7 +377,7 @@ def load_summaries(source_root: str, month: date, settings: Settings | None = No
         frames.append(frame)
     if not frames:
         return 0
-    with connect(settings) as conn:
+    with connect(settings, role="loader") as conn:
         conn.execute("create temp table summaries_in (like raw.monthly_summaries including defaults) on commit drop")
         copy_frame(conn, "summaries_in", pd.concat(frames, ignore_index=True))
         conn.execute(

@@ -82,6 +82,8 @@ def misplaced_reasons(original: pd.DataFrame, misaligned: set[int], in_columns: 
 def scrub(value, personal: set[str], also: tuple[str, ...] = ()):
     """``value`` without personal data: a whole personal value becomes WITHHELD; inside text, the
     values of ``also`` (the row's own personal cells) and any 10-digit run are replaced."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # a code read as a number
+        return WITHHELD if _CODE_RUN.search(str(value)) or str(value) in personal else value
     if not isinstance(value, str):
         return value
     if value.strip() in personal:

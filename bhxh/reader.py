@@ -737,9 +737,8 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
                 if raw_total is not None and str(raw_total).strip():
                     value, reason = _parse_int(str(raw_total))
                     if reason:
-                        raise ReportRejected(
-                            f"{filename}: line {line}: the 'Tổng cộng' row's amount {_show(raw_total)} {reason}",
-                            line=line)
+                        raise ReportRejected(  # the cell is not quoted: it may hold personal data
+                            f"{filename}: line {line}: the 'Tổng cộng' row's amount {reason}", line=line)
                     control_total = value
 
     take: np.ndarray | None = None

@@ -5,12 +5,17 @@ Nothing else in the package reads ``os.environ`` for configuration.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The logins the embedded server's setup creates for the pipeline and dbt: (login, group role).
+SERVICE_LOGINS = {"loader": ("bhxh_pipeline", "bhxh_loader"), "transformer": ("bhxh_dbt", "bhxh_transformer")}
+_warned: set[str] = set()
 
 
 def _path(name: str, default: Path) -> Path:
@@ -23,7 +28,11 @@ class Settings:
     """Where things live and how to reach them.
 
     ``BHXH_HOME``            project-local state (embedded PostgreSQL, landing store, keys, Airflow home)
-    ``BHXH_WAREHOUSE_URL``   any PostgreSQL instead of the embedded one
+    ``BHXH_WAREHOUSE_URL``   any PostgreSQL instead of the embedded one, as the login that sets it up
+                             (schemas, roles, grants) and that the operator's commands use
+    ``BHXH_LOADER_URL``      the pipeline's login (a member of bhxh_loader); ``BHXH_TRANSFORMER_URL`` dbt's
+                             (bhxh_transformer). Embedded default: logins the setup creates, with random
+                             passwords in ``secrets/``; with BHXH_WAREHOUSE_URL: that URL, with a warning
     ``BHXH_PG_PORT``         TCP port of the embedded server (default: chosen once and remembered)
     ``BHXH_REFERENCE_DIR``   the reference facts (default: the dbt seeds, copies of ``../shared/reference``)
     ``BHXH_PSEUDONYM_KEY``   the HMAC key for participant codes (default: a local 0600 key file)
@@ -46,6 +55,9 @@ class Settings:
         default_factory=lambda: _path("BHXH_REFERENCE_DIR", PROJECT_ROOT / "dbt_project" / "seeds" / "reference")
     )
     warehouse_url_override: str | None = field(default_factory=lambda: os.environ.get("BHXH_WAREHOUSE_URL") or None)
+    loader_url_override: str | None = field(default_factory=lambda: os.environ.get("BHXH_LOADER_URL") or None)
+    transformer_url_override: str | None = field(
+        default_factory=lambda: os.environ.get("BHXH_TRANSFORMER_URL") or None)
     database: str = field(default_factory=lambda: os.environ.get("BHXH_DATABASE", "bhxh"))
     pseudonym_key_env: str | None = field(default_factory=lambda: os.environ.get("BHXH_PSEUDONYM_KEY") or None)
     source_root: str | None = field(default_factory=lambda: os.environ.get("BHXH_SOURCE_ROOT") or None)
@@ -86,6 +98,9 @@ class Settings:
     def warehouse_password_file(self) -> Path:
         return self.home / "secrets" / "warehouse.password"
 
+    def login_password_file(self, login: str) -> Path:
+        return self.home / "secrets" / f"{login}.password"
+
     @property
     def airflow_home(self) -> Path:
         return _path("AIRFLOW_HOME", self.home / "airflow")
@@ -112,6 +127,35 @@ class Settings:
         from bhxh.warehouse import embedded_password
 
         return f"postgresql://postgres:{embedded_password(self)}@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def loader_url(self) -> str:
+        """The pipeline's connection (collect, validate and load, summaries): a bhxh_loader login."""
+        return self._service_url("loader", self.loader_url_override, "BHXH_LOADER_URL")
+
+    @property
+    def transformer_url(self) -> str:
+        """dbt's connection (the CLI profile and Cosmos' Airflow connection): a bhxh_transformer login."""
+        return self._service_url("transformer", self.transformer_url_override, "BHXH_TRANSFORMER_URL")
+
+    def url_for(self, role: str) -> str:
+        """The URL of ``role``: ``owner`` (setup, operator's commands), ``loader`` or ``transformer``."""
+        return getattr(self, {"owner": "warehouse_url", "loader": "loader_url", "transformer": "transformer_url"}[role])
+
+    def _service_url(self, role: str, override: str | None, variable: str) -> str:
+        if override:
+            return override
+        if self.warehouse_url_override:
+            if variable not in _warned:
+                _warned.add(variable)
+                logging.getLogger(__name__).warning(
+                    "%s is not set: %s connects as BHXH_WAREHOUSE_URL's login, not as a member of %s",
+                    variable, "the pipeline" if role == "loader" else "dbt", SERVICE_LOGINS[role][1])
+            return self.warehouse_url_override
+        from bhxh.warehouse import embedded_password
+
+        login = SERVICE_LOGINS[role][0]
+        return f"postgresql://{login}:{embedded_password(self, login)}@127.0.0.1:{self.port}/{self.database}"
 
     @property
     def airflow_db_url(self) -> str:

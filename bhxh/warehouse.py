@@ -67,9 +67,10 @@ def embedded_port(settings: Settings) -> int:
     return port
 
 
-def embedded_password(settings: Settings) -> str:
-    """The embedded server's superuser password: random, created once, kept 0600 beside the data."""
-    path = settings.warehouse_password_file
+def embedded_password(settings: Settings, login: str = "postgres") -> str:
+    """The password of a login of the embedded server (its superuser ``postgres``, or a service login
+    the setup creates): random, created once, kept 0600 beside the data."""
+    path = settings.warehouse_password_file if login == "postgres" else settings.login_password_file(login)
     if not path.exists():
         import secrets
 
@@ -202,10 +203,12 @@ def ensure_databases(settings: Settings) -> None:
                     conn.execute(f'create database "{name}"')
 
 
-def connect(settings: Settings | None = None, **kwargs) -> psycopg.Connection:
+def connect(settings: Settings | None = None, role: str = "owner", **kwargs) -> psycopg.Connection:
+    """A connection as ``role``: ``owner`` (setup, the operator's commands), ``loader`` (the pipeline)
+    or ``transformer`` (dbt); ``Settings.url_for`` says which login that is."""
     settings = settings or get_settings()
     try:
-        return psycopg.connect(settings.warehouse_url, **kwargs)
+        return psycopg.connect(settings.url_for(role), **kwargs)
     except psycopg.OperationalError as exc:
         hint = " (start it with `bhxh warehouse start`)" if settings.embedded else ""
         detail = " ".join(line.strip() for line in str(exc).strip().splitlines())
@@ -244,8 +247,10 @@ def _check(cmd: list[str], user_kwargs: dict, message: str) -> None:
 def _redact_text(text: str, settings: Settings) -> str:
     from urllib.parse import urlsplit
 
-    password = urlsplit(settings.warehouse_url).password
-    return text.replace(password, "***") if password else text
+    for role in ("owner", "loader", "transformer"):
+        password = urlsplit(settings.url_for(role)).password
+        text = text.replace(password, "***") if password else text
+    return text
 
 
 def _redact(url: str) -> str:

@@ -44,8 +44,9 @@ def warehouse_url():
 
 @contextmanager
 def scratch_database(warehouse_url: str, name: str):
-    """A fresh warehouse database ``name`` (raw schema and roles created) that the package, dbt and
-    Cosmos' connection use while the block runs; yields its URL."""
+    """A fresh warehouse database ``name`` (raw schema, roles and logins created) that the package,
+    dbt and Cosmos' connection use while the block runs; yields its owner's URL (the pipeline and dbt
+    connect as their own logins, ``Settings.loader_url`` and ``transformer_url``)."""
     import psycopg
 
     from bhxh.dbt_config import WAREHOUSE_CONN_ID
@@ -59,7 +60,7 @@ def scratch_database(warehouse_url: str, name: str):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BHXH_DATABASE", name)
         url = get_settings().warehouse_url
-        mp.setenv(f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}", url)
+        mp.setenv(f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}", get_settings().transformer_url)
         init_schema(get_settings())
         yield url
 

@@ -140,19 +140,75 @@ def test_secrets_come_from_dotenv():
     assert ".env" in ignored and (ROOT / ".env.example").exists()
 
 
-def test_warehouse_url_is_the_one_the_code_expects():
+def symbolic_env(service: str) -> dict[str, str]:
+    """The service's environment with every ${VAR} written as <VAR>: which secret reaches where."""
+    env = SERVICES[service].get("environment") or {}
+    return {k: _VAR.sub(lambda m: f"<{m.group(1)}>", str(v)) for k, v in env.items()}
+
+
+def init_logins() -> dict[str, tuple[str, str]]:
+    """login -> (group, variable holding its password), from airflow-init's create-login commands."""
+    found = re.findall(r"bhxh access create-login (\S+) --group (\S+) --password-env (\S+)",
+                       SERVICES["airflow-init"]["command"][-1])
+    return {login: (group, var) for login, group, var in found}
+
+
+OWNER_PASSWORD = "<WAREHOUSE_DB_PASSWORD>"
+SERVICE_ROLES = {"BHXH_LOADER_URL": "bhxh_loader", "BHXH_TRANSFORMER_URL": "bhxh_transformer",
+                 f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": "bhxh_transformer",
+                 "BHXH_WAREHOUSE_URL": "bhxh_loader"}  # what needs no role of its own connects as the loader
+
+
+def test_warehouse_urls_point_at_the_warehouse_database():
     wh = env_of("warehouse-db")
+    database = Settings.__dataclass_fields__["database"].default_factory()
     for name in AIRFLOW_SERVICES:
         env = env_of(name)
-        url = urlsplit(env["BHXH_WAREHOUSE_URL"])
-        assert env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] == env["BHXH_WAREHOUSE_URL"]
-        assert (url.scheme, url.hostname, url.port) == ("postgresql", "warehouse-db", 5432)
-        assert (url.username, url.password) == (wh["POSTGRES_USER"], wh["POSTGRES_PASSWORD"])
-        assert url.path.lstrip("/") == wh["POSTGRES_DB"] == env["BHXH_DATABASE"] == Settings.__dataclass_fields__[
-            "database"].default_factory()
+        for variable in SERVICE_ROLES:
+            url = urlsplit(env[variable])
+            assert (url.scheme, url.hostname, url.port) == ("postgresql", "warehouse-db", 5432), (name, variable)
+            assert url.path.lstrip("/") == wh["POSTGRES_DB"] == env["BHXH_DATABASE"] == database
         meta = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
-        assert meta.hostname == "airflow-db" != url.hostname, "Airflow's metadata lives in its own PostgreSQL"
+        assert meta.hostname == "airflow-db" != "warehouse-db", "Airflow's metadata lives in its own PostgreSQL"
         assert meta.password == env_of("airflow-db")["POSTGRES_PASSWORD"]
+
+
+def test_init_sets_up_the_warehouse_as_its_owner_and_creates_the_logins():
+    from bhxh.access import GROUPS, _check_role_name
+
+    env, wh = symbolic_env("airflow-init"), symbolic_env("warehouse-db")
+    owner = urlsplit(env["BHXH_WAREHOUSE_URL"])
+    assert (owner.username, owner.password) == (wh["POSTGRES_USER"], wh["POSTGRES_PASSWORD"]) == ("postgres",
+                                                                                                OWNER_PASSWORD)
+    command = SERVICES["airflow-init"]["command"][-1]
+    assert command.index("bhxh warehouse start") < command.index("bhxh access create-login")  # roles first
+    logins = init_logins()
+    assert sorted(group for group, _ in logins.values()) == ["bhxh_bi", "bhxh_loader", "bhxh_transformer"]
+    for login, (group, variable) in logins.items():
+        _check_role_name(login)  # the command would refuse it otherwise
+        assert group in GROUPS
+        assert variable in ENV_FILE, f"{variable} is not declared in .env.example"
+        assert env[variable] == f"<{variable}>", f"airflow-init does not receive {variable}"
+    assert len({v for _, v in logins.values()} | {"WAREHOUSE_DB_PASSWORD"}) == 4, "one password per login"
+
+
+def test_every_service_connects_as_its_narrow_login():
+    logins = init_logins()
+    for name in AIRFLOW_SERVICES[:-1] + ["airflow-cli", "flower"]:
+        env = symbolic_env(name)
+        for variable, group in SERVICE_ROLES.items():
+            url = urlsplit(env[variable])
+            assert url.username in logins, f"{name}.{variable}: {url.username} is not created by airflow-init"
+            assert logins[url.username] == (group, url.password.strip("<>")), (name, variable, url.username)
+    bi = symbolic_env("metabase-init")
+    assert logins[bi["BI_USER"]] == ("bhxh_bi", bi["BI_PASSWORD"].strip("<>"))
+
+
+def test_the_owner_password_reaches_only_the_init_service():
+    reached = sorted(name for name in SERVICES
+                     if any(OWNER_PASSWORD in value for value in symbolic_env(name).values()))
+    assert reached == ["airflow-init", "warehouse-db"]
+    assert "WAREHOUSE_DB_PASSWORD" not in yaml.safe_dump(COMPOSE["x-airflow-common"])
 
 
 @pytest.mark.parametrize("profile", ["bi"])
@@ -160,7 +216,7 @@ def test_bi_reads_marts_as_the_read_only_role(profile):
     bi = [n for n, s in SERVICES.items() if profile in (s.get("profiles") or [])]
     assert "metabase" in bi
     env = env_of("metabase-init")
-    assert (env["BI_USER"], env["BI_HOST"], env["BI_SCHEMA"]) == ("bhxh_bi", "warehouse-db", "marts")
+    assert (init_logins()[env["BI_USER"]][0], env["BI_HOST"], env["BI_SCHEMA"]) == ("bhxh_bi", "warehouse-db", "marts")
     assert env["BI_PASSWORD"] == ENV_FILE["BHXH_BI_PASSWORD"]
     assert all(profile not in (SERVICES[n].get("profiles") or []) for n in LONG_RUNNING)
 

@@ -43,11 +43,41 @@ def _latest_working_age_labour_force() -> dict[str, int]:
     return {code: value for code, (_, value) in latest.items()}
 
 
+# Who writes what, recorded by the server itself: a statement trigger on every raw table and an event
+# trigger on every DDL command log the session's login (session_user) into audit.writes.
+RAW_WRITTEN = ["raw.report_files", "raw.expected_reports", "raw.receipts", "raw.quarantine", "raw.dq_results",
+               "raw.monthly_summaries", "raw.pseudonym_key"]
+AUDIT = """
+create schema audit;
+create table audit.writes (object text, command text, login name default session_user,
+                           acting name default current_user);
+grant usage on schema audit to public;
+grant insert on audit.writes to public;
+create function audit.log_write() returns trigger language plpgsql as $$
+begin
+    insert into audit.writes (object, command) values (tg_table_schema || '.' || tg_table_name, tg_op);
+    return null;
+end $$;
+create function audit.log_ddl() returns event_trigger language plpgsql as $$
+declare
+    item record;
+begin
+    for item in select * from pg_event_trigger_ddl_commands() loop
+        insert into audit.writes (object, command) values (item.object_identity, item.command_tag);
+    end loop;
+end $$;
+create event trigger audit_ddl on ddl_command_end execute function audit.log_ddl();
+""" + "".join(f"create trigger audit_write after insert or update or delete on {t} "
+              "for each statement execute function audit.log_write();\n" for t in RAW_WRITTEN)
+
+
 @pytest.fixture(scope="module")
 def pipeline_run(tmp_path_factory, warehouse_url):
     source = tmp_path_factory.mktemp("e2e") / "source"
     generate(source, START, END, provinces=PROVINCES, seed=3, scale=0.02)
     with scratch_database(warehouse_url, "bhxh_test_e2e") as url:
+        with psycopg.connect(url, autocommit=True) as conn:  # the owner installs the audit
+            conn.execute(AUDIT)
         messages: list[str] = []
         code = run_range(str(source), START, END, progress=messages.append)
         yield code, source, url, messages
@@ -120,3 +150,38 @@ def test_rerunning_a_day_changes_nothing(pipeline_run):
     assert run_range(str(source), END, END, lookback_days=2, progress=lambda m: None) == 0
     after = [_rows(url, checksum.format(t))[0][0] for t in tables]
     assert before == after
+
+
+def test_pipeline_loads_as_the_loader_login_and_dbt_builds_as_the_transformer(pipeline_run):
+    """Least privilege on the embedded default: the owner only sets up; `bhxh run` loads as the
+    loader's login and dbt (through Cosmos) builds as the transformer's."""
+    from bhxh.settings import SERVICE_LOGINS, get_settings
+
+    _, _, url, _ = pipeline_run
+    (loader, loader_group), (transformer, transformer_group) = SERVICE_LOGINS["loader"], SERVICE_LOGINS["transformer"]
+    writers = _rows(url, "select object, array_agg(distinct login::text order by login::text) from audit.writes "
+                         "where object like 'raw.%' and command in ('INSERT', 'UPDATE', 'DELETE') group by 1")
+    assert set(dict(writers)) >= set(RAW_WRITTEN) - {"raw.quarantine"}  # the triggers fired
+    assert dict(writers) == {t: [loader] for t in dict(writers)}
+    built = _rows(url, """select split_part(object, '.', 1), array_agg(distinct login::text), count(*)
+                          from audit.writes where command like 'CREATE %' and command <> 'CREATE SCHEMA'
+                            and split_part(object, '.', 1) in ('reference', 'staging', 'intermediate', 'marts')
+                          group by 1 order by 1""")
+    assert [(schema, logins) for schema, logins, _ in built] == [
+        (schema, [transformer]) for schema in ("intermediate", "marts", "reference", "staging")]
+    owners = _rows(url, """select distinct pg_get_userbyid(c.relowner) from pg_class c
+                           join pg_namespace n on n.oid = c.relnamespace
+                           where n.nspname = 'marts' and c.relkind in ('r', 'v')""")
+    assert owners == [(transformer_group,)]
+    assert _rows(url, "select count(*) from marts.fct_daily_collections")[0][0] > 0
+    with psycopg.connect(url) as conn:
+        roles = conn.execute(
+            """select r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
+                      array_agg(g.rolname::text order by g.rolname)
+               from pg_roles r join pg_auth_members m on m.member = r.oid join pg_roles g on g.oid = m.roleid
+               where r.rolname = any(%s) group by 1, 2, 3, 4, 5 order by 1""", ([loader, transformer],)).fetchall()
+    assert roles == sorted([(loader, False, False, False, False, [loader_group]),
+                            (transformer, False, False, False, False, [transformer_group])])
+    for login in (loader, transformer):  # their passwords: random, kept like the owner's
+        secret = get_settings().login_password_file(login)
+        assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_text().strip()) >= 24

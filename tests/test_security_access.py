@@ -88,7 +88,7 @@ def wh(warehouse_url, tmp_path_factory):
     generate(source, START, END, provinces=["30", "31"], seed=8, scale=0.01,
              faults={"malformed_rows": 0.35, "wrong_province": 0.2, "schema_drift": 0.3})
     # the pipeline, connected as the loader login: proves the loader's grants are enough
-    mp.setenv("BHXH_WAREHOUSE_URL", urls["sec_loader"])
+    mp.setenv("BHXH_LOADER_URL", urls["sec_loader"])
     day = START
     while day <= END:
         for code in sorted({"30", "31"} & set(province_codes_on(day))):
@@ -97,7 +97,7 @@ def wh(warehouse_url, tmp_path_factory):
     pipeline.process_landed(START, END)
     for month in (date(2025, 6, 1), date(2025, 7, 1)):
         pipeline.load_summaries(str(source), month)
-    mp.delenv("BHXH_WAREHOUSE_URL")
+    mp.delenv("BHXH_LOADER_URL")
     # dbt, connected as the transformer login: proves its grants are enough and fires the RLS post-hooks
     target = tmp_path_factory.mktemp("dbt_target")
     built = _dbt(["build"], "sec_transformer", passwords["sec_transformer"], owner_url, target)
@@ -346,3 +346,23 @@ def test_create_login_command(wh, monkeypatch):
     assert cli_main(["access", "create-login", "sec_cli_bi", "--group", "bhxh_bi"]) == 2
     rolsuper = _rows(wh["owner"], "select rolsuper, rolcreaterole, rolcreatedb from pg_roles where rolname = 'sec_cli_bi'")
     assert rolsuper == [(False, False, False)]
+
+
+def test_role_urls_on_another_server(monkeypatch, caplog):
+    """With BHXH_WAREHOUSE_URL, the pipeline and dbt use BHXH_LOADER_URL / BHXH_TRANSFORMER_URL; without
+    them, the owner's URL, and a warning says so (once per variable)."""
+    from bhxh import settings as settings_module
+    from bhxh.settings import Settings
+
+    owner, loader = "postgresql://owner:a@db:5432/bhxh", "postgresql://etl:b@db:5432/bhxh"
+    monkeypatch.setenv("BHXH_WAREHOUSE_URL", owner)
+    monkeypatch.setenv("BHXH_LOADER_URL", loader)
+    monkeypatch.delenv("BHXH_TRANSFORMER_URL", raising=False)
+    monkeypatch.setattr(settings_module, "_warned", set())
+    with caplog.at_level("WARNING", logger="bhxh.settings"):
+        s = Settings()
+        assert [s.url_for(r) for r in ("owner", "loader", "transformer")] == [owner, loader, owner]
+        assert Settings().transformer_url == owner
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bhxh.settings"]
+    assert warnings == ["BHXH_TRANSFORMER_URL is not set: dbt connects as BHXH_WAREHOUSE_URL's login, "
+                        "not as a member of bhxh_transformer"]

@@ -67,6 +67,27 @@ end
 $$;
 grant select on all tables in schema reference, staging, intermediate to bhxh_transformer;
 
+-- A warehouse whose dbt layers were built by another login (dbt ran as the owner before): hand the
+-- schemas and relations to bhxh_transformer, so that dbt, running as it, can replace them.
+do $$
+declare
+    item record;
+begin
+    for item in select n.nspname from pg_namespace n
+                where n.nspname in ('reference', 'staging', 'intermediate', 'marts')
+                  and n.nspowner <> 'bhxh_transformer'::regrole loop
+        execute format('alter schema %I owner to bhxh_transformer', item.nspname);
+    end loop;
+    for item in select n.nspname, c.relname,
+                       case c.relkind when 'v' then 'view' when 'm' then 'materialized view' else 'table' end as kind
+                from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                where n.nspname in ('reference', 'staging', 'intermediate', 'marts')
+                  and c.relkind in ('r', 'p', 'v', 'm') and c.relowner <> 'bhxh_transformer'::regrole loop
+        execute format('alter %s %I.%I owner to bhxh_transformer', item.kind, item.nspname, item.relname);
+    end loop;
+end
+$$;
+
 -- marts: readable by BI and provincial analysts, including the tables dbt creates later, whether dbt
 -- runs as a member of bhxh_transformer (the intended set-up) or as the owner running this file.
 grant usage on schema marts to bhxh_bi, bhxh_province_reader;
