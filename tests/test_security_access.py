@@ -354,7 +354,7 @@ def test_role_urls_on_another_server(monkeypatch, caplog):
     from bhxh import settings as settings_module
     from bhxh.settings import Settings
 
-    owner, loader = "postgresql://owner:a@db:5432/bhxh", "postgresql://etl:b@db:5432/bhxh"
+    owner, loader = "postgresql://owner:<owner>@db:5432/bhxh", "postgresql://etl:<etl>@db:5432/bhxh"
     monkeypatch.setenv("BHXH_WAREHOUSE_URL", owner)
     monkeypatch.setenv("BHXH_LOADER_URL", loader)
     monkeypatch.delenv("BHXH_TRANSFORMER_URL", raising=False)
