@@ -354,7 +354,7 @@ def test_role_urls_on_another_server(monkeypatch, caplog):
     from bhxh import settings as settings_module
     from bhxh.settings import Settings
 
-    owner, loader = "postgresql://owner:a@db:5432/bhxh", "postgresql://etl:b@db:5432/bhxh"
+    owner, loader = "postgresql://owner:<owner>@db:5432/bhxh", "postgresql://etl:<etl>@db:5432/bhxh"
     monkeypatch.setenv("BHXH_WAREHOUSE_URL", owner)
     monkeypatch.setenv("BHXH_LOADER_URL", loader)
     monkeypatch.delenv("BHXH_TRANSFORMER_URL", raising=False)
@@ -366,3 +366,18 @@ def test_role_urls_on_another_server(monkeypatch, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.name == "bhxh.settings"]
     assert warnings == ["BHXH_TRANSFORMER_URL is not set: dbt connects as BHXH_WAREHOUSE_URL's login, "
                         "not as a member of bhxh_transformer"]
+
+
+def test_setup_hands_what_dbt_built_as_another_login_to_the_transformer(fresh_db):
+    """A warehouse whose marts were built when dbt still ran as the owner: the next setup gives the
+    schemas and relations to bhxh_transformer, so that dbt, now running as it, can replace them."""
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("alter schema intermediate owner to postgres")
+        conn.execute("create table marts.built_by_the_owner (a int)")
+        conn.execute("create view staging.also_by_the_owner as select 1 as a")
+    pipeline.init_schema()
+    assert _rows(fresh_db, """select c.relname, pg_get_userbyid(c.relowner) from pg_class c
+                              where c.relname in ('built_by_the_owner', 'also_by_the_owner') order by 1""") == [
+        ("also_by_the_owner", "bhxh_transformer"), ("built_by_the_owner", "bhxh_transformer")]
+    assert _rows(fresh_db, "select pg_get_userbyid(nspowner) from pg_namespace where nspname = 'intermediate'") == [
+        ("bhxh_transformer",)]
