@@ -50,12 +50,16 @@ def start_stack():
     from tests.airflow_helpers import delete_runs, unpause, wait_for_dags
 
     stack = Stack(free_port())
-    stack.start(components=("api-server", "scheduler", "dag-processor"))
-    stack.wait_ready()
-    wait_for_dags(stack, [DAILY, MARTS], timeout=300)
-    for dag_id in (DAILY, MARTS):
-        unpause(stack, dag_id)  # the latest scheduled interval is stopped at once
-        delete_runs(stack, dag_id)
+    try:
+        stack.start(components=("api-server", "scheduler", "dag-processor"))
+        stack.wait_ready(timeout=300)
+        wait_for_dags(stack, [DAILY, MARTS], timeout=300)
+        for dag_id in (DAILY, MARTS):
+            unpause(stack, dag_id)  # the latest scheduled interval is stopped at once
+            delete_runs(stack, dag_id)
+    except BaseException:
+        stack.stop()
+        raise
     return stack
 
 
