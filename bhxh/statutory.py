@@ -36,9 +36,10 @@ def _parameters(path: Path) -> dict[str, list[tuple[date, date | None, float]]]:
     return out
 
 
-def parameter(name: str, day: date) -> float | None:
+def parameter(name: str, day: date, reference_dir: Path | None = None) -> float | None:
     """The value of a contribution parameter in force on ``day`` (None when none is)."""
-    for lo, hi, value in _parameters(get_settings().reference_dir / "contribution_parameters.csv").get(name, []):
+    path = (reference_dir or get_settings().reference_dir) / "contribution_parameters.csv"
+    for lo, hi, value in _parameters(path).get(name, []):
         if lo <= day and (hi is None or day <= hi):
             return value
     return None
@@ -63,7 +64,9 @@ def expected_amount(rows: pd.DataFrame) -> pd.Series:
                                                                                                na_value=np.nan)
     days = pd.DatetimeIndex(collected.dropna().unique())
     names = ("tn_contribution_rate", "base_salary", "hgd_rate_first_member") + MEMBER_FACTORS
-    table = np.array([[np.nan if v is None else v for v in (parameter(n, d.date()) for n in names)] for d in days],
+    reference = get_settings().reference_dir
+    table = np.array([[np.nan if v is None else v for v in (parameter(n, d.date(), reference) for n in names)]
+                      for d in days],
                      dtype="float64").reshape(len(days), len(names))
     table = np.vstack([table, np.full(len(names), np.nan)])  # the row of an unknown collection day
     at = days.get_indexer(collected)  # -1 (the last row: all unknown) where collected_on is missing
