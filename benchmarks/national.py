@@ -1,6 +1,6 @@
 """National runs through Airflow (a real scheduler, LocalExecutor, this machine's two cores).
 
-    .venv/bin/python benchmarks/national.py        (part of `make bench`)
+    .venv/bin/python benchmarks/national.py [day] [year]     (both by default; part of `make bench`)
 
 1. A national day: all provinces (about 100k receipts), from triggering the daily DAG to the end of
    the marts run its raw-receipts asset starts: `bench national_day_airflow S s`.
@@ -143,7 +143,7 @@ def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) ->
         raise RuntimeError(f"airflow backfill create failed: {created.stderr[-2000:]}")
     runs = wait_for_daily(stack, days, "&run_type=backfill", timeout=24 * 3600)
     daily_seconds = time.monotonic() - started
-    failed = [r["run_id"] for r in runs if r["state"] != "success"]
+    failed = [r["dag_run_id"] for r in runs if r["state"] != "success"]
     if failed:
         say(f"{len(failed)} daily runs did not succeed (data-quality gates included): {failed[:5]}")
     receipts = receipts_in(source, YEAR_START, end)
@@ -174,6 +174,15 @@ def main() -> int:
     year_source = (Path(os.environ["BHXH_BENCH_YEAR_SOURCE"]) if os.environ.get("BHXH_BENCH_YEAR_SOURCE") and end < YEAR_END
                    else harness.generated("national-2024", YEAR_START, YEAR_END))
     say(harness.machine_load())
+    parts = set(sys.argv[1:]) or {"day", "year"}
+    if "day" in parts:
+        national_day_part(source_day)
+    if "year" in parts:
+        national_year_part(year_source, end)
+    return 0
+
+
+def national_day_part(source_day: Path) -> None:
     with harness.scratch_database("bench_national"):
         stack = start_stack()
         try:
@@ -185,6 +194,9 @@ def main() -> int:
             say(f"largest process: {command}")
         finally:
             stack.stop()
+
+
+def national_year_part(year_source: Path, end: date) -> None:
     with harness.scratch_database("bench_national_year"):
         stack = start_stack()
         try:
@@ -198,7 +210,6 @@ def main() -> int:
         bench(f"{prefix}_peak_rss", peak / 2**20, "MB")
         bench(f"{prefix}_peak_rss_all_processes", memory.total_peak / 2**20, "MB")
         say(f"largest process: {command}")
-    return 0
 
 
 if __name__ == "__main__":
