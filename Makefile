@@ -11,7 +11,7 @@ DEMO_PROVINCES ?= 30,31,01,26,91
 DEMO_SCALE ?= 1
 AIRFLOW_PORT ?= 8080
 
-.PHONY: install demo test airflow test-celery warehouse-stop clean
+.PHONY: install demo test bench airflow test-celery warehouse-stop clean
 
 install: $(STAMP)
 
@@ -35,6 +35,15 @@ demo: install
 
 test: install
 	$(BIN)/pytest -q
+
+# Benchmarks (not part of `make test`): each prints `bench NAME VALUE UNIT` lines (benchmarks/RESULTS.md).
+# Generated sources are cached in BHXH_BENCH_CACHE (default .bhxh/bench-cache); a missing script is skipped.
+BENCH_SCRIPTS ?= ingest incremental national
+bench: install
+	@status=0; for script in $(BENCH_SCRIPTS); do \
+	  if [ -f benchmarks/$$script.py ]; then nice -n 5 $(BIN)/python benchmarks/$$script.py || status=1; \
+	  else echo "# bench: benchmarks/$$script.py is not here, skipped"; fi; \
+	done; exit $$status
 
 # Airflow (api-server, scheduler, dag-processor, triggerer) with the project's DAGs, on 127.0.0.1
 airflow: install

@@ -555,26 +555,21 @@ def _xlsx_text(value: object, code_width: int | None = None) -> str:
 
 
 def _read_xlsx(data: bytes, filename: str) -> ReadResult:
+    """The first worksheet with a header, through calamine (Rust; every row from A1, typed values)."""
     _check_zip(data, filename)
+    from python_calamine import CalamineWorkbook, SheetTypeEnum
+
     try:
-        import openpyxl
-    except ImportError:  # pragma: no cover
-        raise ReportRejected(f"{filename}: .xlsx support needs openpyxl, which is not installed") from None
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except ReportRejected:
-        raise
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:
         raise ReportRejected(f"{filename}: corrupt .xlsx: {type(exc).__name__}: {exc}") from None
     try:
         first_failure: ReportRejected | None = None
-        for ws in wb.worksheets:
-            if not hasattr(ws, "iter_rows"):
-                continue  # chartsheet
-            if hasattr(ws, "reset_dimensions"):
-                ws.reset_dimensions()  # do not trust the stored dimension: read every row and cell
-            rows = ws.iter_rows(values_only=True)
-            head: list[tuple[int, tuple]] = []
+        for sheet in wb.sheets_metadata:
+            if sheet.typ != SheetTypeEnum.WorkSheet:
+                continue  # chartsheet, macro sheet
+            rows = iter(wb.get_sheet_by_name(sheet.name).to_python(skip_empty_area=False))
+            head: list[tuple[int, list]] = []
             for row_no, row in enumerate(rows, start=1):
                 head.append((row_no, row))
                 if len(head) >= HEADER_SEARCH_ROWS:
@@ -582,9 +577,9 @@ def _read_xlsx(data: bytes, filename: str) -> ReadResult:
             header, found, line = _find_header((r, [_xlsx_text(v) for v in row]) for r, row in head)
             if header is None:
                 if first_failure is None:
-                    first_failure = _no_header(filename, found, line, f"rows of sheet {ws.title!r}", "row")
+                    first_failure = _no_header(filename, found, line, f"rows of sheet {sheet.name!r}", "row")
                 continue
-            return _read_sheet(ws, rows, head, header, filename)
+            return _read_sheet(rows, head, header, filename)
         if first_failure is None:
             raise ReportRejected(f"{filename}: the workbook has no worksheet")
         raise first_failure
@@ -596,7 +591,7 @@ def _read_xlsx(data: bytes, filename: str) -> ReadResult:
         wb.close()
 
 
-def _read_sheet(ws, rows, head, header: _Header, filename: str) -> ReadResult:
+def _read_sheet(rows, head, header: _Header, filename: str) -> ReadResult:
     width = _header_width(header.cells)
     keys = [_fold(c) for c in header.cells[:width]]
     widths = [CODE_WIDTHS.get(HEADER_KEYS.get(k, ""), None) for k in keys]

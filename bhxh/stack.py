@@ -151,7 +151,7 @@ class Stack:
         body = json.dumps({"username": USER, "password": admin_password()}).encode()
         request = urllib.request.Request(f"{self.url}/auth/token", data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:  # slow when the machine is loaded
             return json.load(response)["access_token"]
 
     def api(self, path: str, method: str = "GET", body: dict | None = None, token: str | None = None) -> dict:

@@ -36,9 +36,10 @@ def _parameters(path: Path) -> dict[str, list[tuple[date, date | None, float]]]:
     return out
 
 
-def parameter(name: str, day: date) -> float | None:
+def parameter(name: str, day: date, reference_dir: Path | None = None) -> float | None:
     """The value of a contribution parameter in force on ``day`` (None when none is)."""
-    for lo, hi, value in _parameters(get_settings().reference_dir / "contribution_parameters.csv").get(name, []):
+    path = (reference_dir or get_settings().reference_dir) / "contribution_parameters.csv"
+    for lo, hi, value in _parameters(path).get(name, []):
         if lo <= day and (hi is None or day <= hi):
             return value
     return None
@@ -49,26 +50,38 @@ def _round(values: pd.Series) -> pd.Series:
 
 
 def expected_amount(rows: pd.DataFrame) -> pd.Series:
-    """Expected ``amount`` of each canonical row (nullable Int64; null where it cannot be computed)."""
+    """Expected ``amount`` of each canonical row (nullable Int64; null where it cannot be computed).
+    Parameters are looked up once per distinct collection day, then applied to all rows at once."""
     out = pd.Series(pd.NA, index=rows.index, dtype="Int64")
     if rows.empty:
         return out
-    collected = pd.to_datetime(rows["collected_on"], errors="coerce")
-    months = pd.to_numeric(rows["months_paid"], errors="coerce")
-    subsidy = pd.to_numeric(rows["state_subsidy"], errors="coerce").fillna(0)
-    income = pd.to_numeric(rows["declared_income"], errors="coerce")
-    member = pd.to_numeric(rows["household_member_no"], errors="coerce").clip(1, 5)
-    for day in collected.dropna().dt.date.unique():
-        on_day = collected.dt.date == day
-        rate, base, hgd = (parameter(n, day) for n in ("tn_contribution_rate", "base_salary", "hgd_rate_first_member"))
-        factors = [1.0] + [parameter(n, day) for n in MEMBER_FACTORS]
-        tn = on_day & (rows["scheme"] == "TN") & months.notna() & income.notna()
-        if rate is not None and tn.any():
-            gross = np.sign(months[tn]) * _round(rate * income[tn] * months[tn].abs())
-            out[tn] = (gross - subsidy[tn]).round().astype("Int64")
-        hg = on_day & (rows["scheme"] == "HGD") & months.notna() & member.notna()
-        if base is not None and hgd is not None and None not in factors and hg.any():
-            factor = member[hg].astype(int).map(lambda k: factors[k - 1])
-            gross = np.sign(months[hg]) * _round(hgd * base * months[hg].abs() * factor)
-            out[hg] = (gross - subsidy[hg]).round().astype("Int64")
+    collected = pd.to_datetime(rows["collected_on"], errors="coerce").dt.normalize()
+    months = pd.to_numeric(rows["months_paid"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    subsidy = pd.to_numeric(rows["state_subsidy"], errors="coerce").fillna(0).to_numpy(dtype="float64",
+                                                                                         na_value=np.nan)
+    income = pd.to_numeric(rows["declared_income"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    member = pd.to_numeric(rows["household_member_no"], errors="coerce").clip(1, 5).to_numpy(dtype="float64",
+                                                                                               na_value=np.nan)
+    days = pd.DatetimeIndex(collected.dropna().unique())
+    names = ("tn_contribution_rate", "base_salary", "hgd_rate_first_member") + MEMBER_FACTORS
+    reference = get_settings().reference_dir
+    table = np.array([[np.nan if v is None else v for v in (parameter(n, d.date(), reference) for n in names)]
+                      for d in days],
+                     dtype="float64").reshape(len(days), len(names))
+    table = np.vstack([table, np.full(len(names), np.nan)])  # the row of an unknown collection day
+    at = days.get_indexer(collected)  # -1 (the last row: all unknown) where collected_on is missing
+    rate, base, hgd = table[at, 0], table[at, 1], table[at, 2]
+    factors = np.column_stack([np.ones(len(at)), table[at, 3:]])
+    scheme = rows["scheme"].to_numpy(dtype=object)
+    result = np.full(len(rows), np.nan)
+    tn = (scheme == "TN") & ~np.isnan(months) & ~np.isnan(income) & ~np.isnan(rate)
+    gross = np.sign(months[tn]) * np.floor(rate[tn] * income[tn] * np.abs(months[tn]) + 0.5)
+    result[tn] = np.round(gross - subsidy[tn])
+    hg = ((scheme == "HGD") & ~np.isnan(months) & ~np.isnan(member) & ~np.isnan(base) & ~np.isnan(hgd)
+          & ~np.isnan(factors).any(axis=1))
+    factor = factors[hg, np.nan_to_num(member[hg], nan=1).astype(int) - 1]
+    gross = np.sign(months[hg]) * np.floor(hgd[hg] * base[hg] * np.abs(months[hg]) * factor + 0.5)
+    result[hg] = np.round(gross - subsidy[hg])
+    known = ~np.isnan(result)
+    out[known] = result[known].astype("int64")
     return out

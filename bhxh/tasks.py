@@ -26,12 +26,22 @@ def _source_root(context, province_code: str | None = None, day=None) -> str:
     return root
 
 
+COLLECT_SLOTS = 4  # collect tasks per run: the task slots of a 2-core machine (a task start costs seconds)
+
+
 def province_codes(context) -> list[str]:
     """The provinces a run collects: ``params.provinces``, else every province on the report day."""
     from bhxh.reference import province_codes_on
 
     chosen = (context["params"] or {}).get("provinces")
     return [str(c) for c in chosen] if chosen else province_codes_on(report_day(context["data_interval_start"]))
+
+
+def province_batches(codes: list[str], slots: int = COLLECT_SLOTS) -> list[list[str]]:
+    """``codes`` dealt into at most ``slots`` batches, one collect task each (one province per task
+    when there are no more provinces than slots)."""
+    count = min(len(codes), slots)
+    return [codes[i::count] for i in range(count)]
 
 
 def collect_province(context, province_code: str) -> dict:
@@ -50,6 +60,27 @@ def collect_province(context, province_code: str) -> dict:
     log.info("province %s, %s: %d new files, %d unchanged", province_code, day, summary.fetched, summary.unchanged)
     return {"province_code": province_code, "fetched": summary.fetched, "unchanged": summary.unchanged,
             "strays": summary.strays}
+
+
+def collect_provinces(context, province_codes: list[str]) -> list[dict]:
+    """Collect each province of a batch; one province's failure does not stop the others. Then the
+    task fails: for a retry when any error was transient (collecting again is idempotent), for good
+    when all were permanent."""
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    done, transient, permanent = [], [], []
+    for code in province_codes:
+        try:
+            done.append(collect_province(context, code))
+        except AirflowFailException as exc:
+            permanent.append(str(exc))
+        except AirflowException as exc:
+            transient.append(f"{code}: {exc}")
+    if transient:
+        raise AirflowException("; ".join(transient + permanent))
+    if permanent:
+        raise AirflowFailException("; ".join(permanent))
+    return done
 
 
 def validate_and_load_day(context) -> dict:

@@ -152,8 +152,6 @@ def _row_frame(files: list[FileInput], loaded_receipts: frozenset = frozenset())
         frame["_days_before_report"] = (pd.Timestamp(f.report_date) - collected).dt.days.astype("Int64")
         frame["_collection_year"] = collected.dt.year.astype("Int64")
         frame["_age_at_collection"] = (frame["_collection_year"] - frame["birth_year"].astype("Int64")).astype("Int64")
-        frame["_expected_amount"] = expected_amount(frame)
-        frame["_amount_deviation"] = (frame["amount"].astype("Int64") - frame["_expected_amount"]).astype("Int64")
         keys = [None if pd.isna(y) or r is None or r != r else f"{f.org_code}|{int(y)}|{r}"
                 for y, r in zip(frame["_collection_year"], frame["receipt_no"])]
         # uniqueness within the batch: only the report versions that stay (a v1 repeats its v2's numbers)
@@ -163,6 +161,8 @@ def _row_frame(files: list[FileInput], loaded_receipts: frozenset = frozenset())
     if not frames:
         return pd.DataFrame()
     combined = pd.concat(frames, ignore_index=True)
+    combined["_expected_amount"] = expected_amount(combined)  # once for the batch: parameters per collection day
+    combined["_amount_deviation"] = (combined["amount"].astype("Int64") - combined["_expected_amount"]).astype("Int64")
     combined["_row_id"] = range(len(combined))
     return combined
 

@@ -1,6 +1,7 @@
 """Daily collection: pull every province's reports for the report day, validate, load.
 
-One mapped ``collect`` task per province (a failing or silent province never blocks the others),
+Mapped ``collect`` tasks, at most one per task slot, each collecting a batch of provinces (a failing
+or silent province never blocks the others; a task start costs seconds, so not one per province),
 then one ``validate_and_load`` task that pays the Great Expectations import once for all provinces,
 then ``report_data_quality``, which fails (with an alert) when rows or files were rejected or a
 report is missing, so a failed check is never hidden in a green run.
@@ -35,16 +36,17 @@ from bhxh.orchestration import (DAILY_CRON, DEFAULT_LOOKBACK_DAYS, RAW_RECEIPTS_
 )
 def bhxh_daily_collection():
     @task
-    def provinces() -> list[str]:
-        from bhxh.tasks import province_codes
+    def provinces() -> list[list[str]]:
+        """The run's provinces, in batches: one collect task each."""
+        from bhxh.tasks import province_batches, province_codes
 
-        return province_codes(get_current_context())
+        return province_batches(province_codes(get_current_context()))
 
     @task(max_active_tis_per_dagrun=4)
-    def collect(province_code: str) -> None:
-        from bhxh.tasks import collect_province
+    def collect(province_codes: list[str]) -> None:
+        from bhxh.tasks import collect_provinces
 
-        collect_province(get_current_context(), province_code)
+        collect_provinces(get_current_context(), province_codes)
 
     @task(trigger_rule="all_done", outlets=[Asset(RAW_RECEIPTS_URI)], multiple_outputs=False)
     def validate_and_load() -> dict:
@@ -61,17 +63,17 @@ def bhxh_daily_collection():
         return report_data_quality_day(get_current_context(), summary)
 
     @task(trigger_rule="all_done")
-    def check_reports(codes: list[str]) -> dict:
+    def check_reports(batches: list[list[str]]) -> dict:
         from bhxh.tasks import check_reports
 
-        return check_reports(get_current_context(), codes)
+        return check_reports(get_current_context(), [code for batch in batches for code in batch])
 
-    codes = provinces()
-    collected = collect.expand(province_code=codes)
+    batches = provinces()
+    collected = collect.expand(province_codes=batches)
     loaded = validate_and_load()
     collected >> loaded
     report_data_quality(loaded)
-    collected >> check_reports(codes)
+    collected >> check_reports(batches)
 
 
 bhxh_daily_collection()

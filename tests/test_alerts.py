@@ -18,6 +18,7 @@ from bhxh.settings import get_settings
 from bhxh.stack import free_port
 
 from .airflow_helpers import Webhook, own_database, run_daily
+from .conftest import SHARED
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -91,3 +92,24 @@ def test_a_broken_channel_is_logged_not_raised(monkeypatch, caplog):
     with caplog.at_level(logging.ERROR, logger="bhxh.alerts"):
         reached = alerts.send(alerts.Alert("task_failed", "x"), get_settings())
     assert reached == ["log"] and "alert webhook" in caplog.text
+
+
+def test_a_collect_batch_collects_every_province_before_it_fails(fresh_db, tmp_path):
+    """Provinces are collected in batches (one task per slot); one bad province stops no other."""
+    import shutil
+
+    import psycopg
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from bhxh.tasks import collect_provinces, province_batches
+
+    assert province_batches(["01", "02", "04", "06", "08"]) == [["01", "08"], ["02"], ["04"], ["06"]]
+    assert province_batches(["30", "31"]) == [["30"], ["31"]]
+    root = tmp_path / "source"
+    shutil.copytree(SHARED / "samples" / "source" / "30", root / "30")
+    context = {"data_interval_start": logical_date_for(date(2024, 5, 14)),  # report day 2024-05-15
+               "params": {"source_root": str(root), "lookback_days": 0}}
+    with pytest.raises(AirflowFailException, match="ZZ"):
+        collect_provinces(context, ["ZZ", "30"])
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("select province_code, count(*) from raw.report_files group by 1").fetchall() == [("30", 1)]

@@ -1,0 +1,216 @@
+"""National runs through Airflow (a real scheduler, LocalExecutor, this machine's two cores).
+
+    .venv/bin/python benchmarks/national.py [day] [year]     (both by default; part of `make bench`)
+
+1. A national day: all provinces (about 100k receipts), from triggering the daily DAG to the end of
+   the marts run its raw-receipts asset starts: `bench national_day_airflow S s`.
+2. A national year: `airflow backfill create` of the daily DAG over 2024 (about 30 M receipts), then
+   the marts: `bench national_year_backfill S s` and the peak resident memory of any process (Airflow's,
+   the tasks', PostgreSQL's): `bench national_year_peak_rss M MB`.
+
+BHXH_BENCH_YEAR_END (a date in 2024) stops the backfill early: the figures are then printed as
+`national_year_sample_*` with a projection to the year by receipts, never as the headline.
+The year's source (35 M receipts, 5 GB, 20 to 60 minutes) is generated once into BHXH_BENCH_CACHE;
+BHXH_BENCH_YEAR_SOURCE names another generated root for a sample (e.g. the ingest benchmark's).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import harness
+from harness import bench, say
+
+sys.path.insert(0, str(harness.ROOT))
+DAILY, MARTS = "bhxh_daily_collection", "bhxh_marts"
+DAY = date(2024, 1, 16)  # the last day of the ingest benchmark's source
+YEAR_RECEIPTS = 35_100_000  # the generated national 2024 (README), when its truth is not at hand
+YEAR_START, YEAR_END = date(2024, 1, 1), date(2024, 12, 31)
+
+
+def receipts_in(source: Path, start: date, end: date) -> int:
+    with (source / "_truth" / "files.csv").open(newline="", encoding="utf-8") as handle:
+        return sum(int(r["receipts_sent"] or 0) for r in csv.DictReader(handle)
+                   if start.isoformat() <= r["report_date"] <= end.isoformat())
+
+
+def _utc(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def start_stack():
+    from bhxh.stack import Stack, free_port
+    from tests.airflow_helpers import unpause, wait_for_dags
+
+    stack = Stack(free_port())
+    try:
+        stack.start(components=("api-server", "scheduler", "dag-processor"))
+        stack.wait_ready(timeout=300)
+        wait_for_dags(stack, [DAILY, MARTS], timeout=300)
+        for dag_id in (DAILY, MARTS):
+            forget_runs(stack, dag_id)
+            unpause(stack, dag_id)  # the latest scheduled interval is stopped at once (failed, not deleted:
+            #                         the scheduler would start it again)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def forget_runs(stack, dag_id: str) -> None:
+    """Delete the runs an earlier bench left (their ids and dates would clash), except scheduled ones."""
+    import urllib.request
+
+    token = stack.token()
+    for backfill in stack.api(f"backfills?dag_id={dag_id}", token=token)["backfills"]:
+        if not backfill["completed_at"]:
+            stack.api(f"backfills/{backfill['id']}/cancel", "PUT", token=token)
+    for run in stack.api(f"dags/{dag_id}/dagRuns?limit=1000", token=token)["dag_runs"]:
+        if run["state"] not in ("success", "failed"):
+            stack.api(f"dags/{dag_id}/dagRuns/{run['dag_run_id']}", "PATCH", {"state": "failed"}, token=token)
+        if run["run_type"] != "scheduled":
+            request = urllib.request.Request(f"{stack.url}/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}",
+                                             method="DELETE", headers={"Authorization": f"Bearer {token}"})
+            urllib.request.urlopen(request, timeout=60).close()
+
+
+def wait_for_marts_after(stack, since: datetime, timeout: float) -> dict:
+    """Until a marts run queued after ``since`` has finished, and no marts run is still going."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stack.check_alive()
+        runs = stack.api(f"dags/{MARTS}/dagRuns?limit=1000")["dag_runs"]
+        later = [r for r in runs if _utc(r.get("queued_at")) and _utc(r["queued_at"]) >= since]
+        if later and all(r["state"] in ("success", "failed") for r in later):
+            return max(later, key=lambda r: r["end_date"])
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"marts not fresh in {timeout:.0f}s: {[(r['run_id'], r['state']) for r in later]}")
+        time.sleep(2)
+
+
+def wait_for_daily(stack, count: int, query: str, timeout: float) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        stack.check_alive()
+        runs = stack.api(f"dags/{DAILY}/dagRuns?limit=1000{query}")["dag_runs"]
+        if len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs):
+            return runs
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"daily runs not done in {timeout:.0f}s")
+        time.sleep(3)
+
+
+def national_day(stack, source: Path) -> None:
+    from bhxh.orchestration import logical_date_for
+
+    conf = {"source_root": str(source), "lookback_days": 0}
+    since = datetime.now(timezone.utc)
+    started = time.monotonic()
+    run = stack.api(f"dags/{DAILY}/dagRuns", "POST", {"logical_date": logical_date_for(DAY).isoformat(),
+                                                       "conf": conf, "dag_run_id": f"bench_{DAY}"})
+    daily = wait_for_daily(stack, 1, f"&run_id_pattern={run['dag_run_id']}", timeout=3600)[0]
+    bench("national_day_receipts", receipts_in(source, DAY, DAY), "rows")
+    bench("national_day_daily_dag_seconds", time.monotonic() - started, "s")
+    loaded = stack.api(f"dags/{DAILY}/dagRuns/{run['dag_run_id']}/taskInstances/validate_and_load")
+    bench("national_day_raw_loaded_seconds", (_utc(loaded["end_date"]) - since).total_seconds(), "s")
+    marts = wait_for_marts_after(stack, since, timeout=3 * 3600)
+    seconds = (_utc(marts["end_date"]) - since).total_seconds()
+    bench("national_day_marts_dag_seconds", (_utc(marts["end_date"]) - _utc(marts["start_date"])).total_seconds(), "s")
+    say(f"daily run {daily['state']}, marts run {marts['state']}")
+    bench("national_day_airflow", seconds, "s")
+
+
+def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) -> None:
+    from bhxh.orchestration import logical_date_for
+
+    conf = {"source_root": str(source), "lookback_days": 0}
+    days = (end - YEAR_START).days + 1
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    since = datetime.now(timezone.utc)
+    started = time.monotonic()
+    created = subprocess.run(
+        [airflow, "backfill", "create", "--dag-id", DAILY, "--from-date", logical_date_for(YEAR_START).isoformat(),
+         "--to-date", logical_date_for(end).isoformat(), "--dag-run-conf", json.dumps(conf),
+         "--max-active-runs", "2"], env=stack.env, capture_output=True, text=True, timeout=600)
+    if created.returncode != 0:
+        raise RuntimeError(f"airflow backfill create failed: {created.stderr[-2000:]}")
+    runs = wait_for_daily(stack, days, "&run_type=backfill", timeout=24 * 3600)
+    daily_seconds = time.monotonic() - started
+    failed = [r["dag_run_id"] for r in runs if r["state"] != "success"]
+    if failed:
+        say(f"{len(failed)} daily runs did not succeed (data-quality gates included): {failed[:5]}")
+    receipts = receipts_in(source, YEAR_START, end)
+    full = end == YEAR_END
+    prefix = "national_year" if full else "national_year_sample"
+    year = receipts_in(source, YEAR_START, YEAR_END) if source.name == "national-2024" else YEAR_RECEIPTS
+    bench(f"{prefix}_days", days, "days")
+    bench(f"{prefix}_receipts", receipts, "rows")
+    bench(f"{prefix}_daily_runs_seconds", daily_seconds, "s")
+    if not full:
+        bench("national_year_projected_daily_runs", daily_seconds * year / receipts, "s")
+    peak, command = memory.top()
+    bench(f"{prefix}_daily_runs_peak_rss", peak / 2**20, "MB")
+    say(f"largest process so far: {command}")
+    wait_for_marts_after(stack, since, timeout=3 * 3600)
+    seconds = time.monotonic() - started
+    bench(f"{prefix}_rows_per_second", receipts / seconds, "rows/s")
+    if full:
+        bench("national_year_backfill", seconds, "s")
+    else:
+        bench("national_year_sample_seconds", seconds, "s")
+        bench("national_year_projected_backfill", seconds * year / receipts, "s")
+
+
+def main() -> int:
+    source_day = harness.generated("ingest-2024-01", date(2024, 1, 2), DAY)
+    end = date.fromisoformat(os.environ.get("BHXH_BENCH_YEAR_END") or YEAR_END.isoformat())
+    year_source = (Path(os.environ["BHXH_BENCH_YEAR_SOURCE"]) if os.environ.get("BHXH_BENCH_YEAR_SOURCE") and end < YEAR_END
+                   else harness.generated("national-2024", YEAR_START, YEAR_END))
+    say(harness.machine_load())
+    parts = set(sys.argv[1:]) or {"day", "year"}
+    if "day" in parts:
+        national_day_part(source_day)
+    if "year" in parts:
+        national_year_part(year_source, end)
+    return 0
+
+
+def national_day_part(source_day: Path) -> None:
+    with harness.scratch_database("bench_national"):
+        stack = start_stack()
+        try:
+            with harness.PeakMemory() as memory:
+                national_day(stack, source_day)
+            say(harness.machine_load())
+            peak, command = memory.top()
+            bench("national_day_peak_rss", peak / 2**20, "MB")
+            say(f"largest process: {command}")
+        finally:
+            stack.stop()
+
+
+def national_year_part(year_source: Path, end: date) -> None:
+    with harness.scratch_database("bench_national_year"):
+        stack = start_stack()
+        try:
+            with harness.PeakMemory() as memory:
+                national_year(stack, year_source, end, memory)
+            say(harness.machine_load())
+        finally:
+            stack.stop()
+        peak, command = memory.top()
+        prefix = "national_year" if end == YEAR_END else "national_year_sample"
+        bench(f"{prefix}_peak_rss", peak / 2**20, "MB")
+        bench(f"{prefix}_peak_rss_all_processes", memory.total_peak / 2**20, "MB")
+        say(f"largest process: {command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
