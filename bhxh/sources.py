@@ -59,6 +59,8 @@ class Source:
     def __init__(self, root: str, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.root = root.rstrip("/")
+        # an unknown protocol is a permanent error (ValueError), not retried; connecting (sftp) is
+        fsspec.get_filesystem_class(fsspec.utils.get_protocol(self.root))
         self.fs, self.base = self._retry(fsspec.core.url_to_fs, self.root, **self._storage_options())
         protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         # a local root is resolved once (the root itself may be a link); nothing below it is followed
