@@ -39,8 +39,10 @@ _DAGS: dict = {}
 
 def dags() -> dict:
     if not _DAGS:
+        from bhxh import airflow_env
         from bhxh.runner import load_dags
 
+        airflow_env.migrate()  # Airflow's metadata database, whichever test runs first
         _DAGS.update(load_dags())
     return _DAGS
 
