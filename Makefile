@@ -19,6 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@rm -rf bhxh.egg-info  # a second copy of the metadata: Airflow would see the plugin entry point twice
 	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
 	@touch $(STAMP)
 

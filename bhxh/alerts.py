@@ -1,10 +1,11 @@
-"""Alerts: task failures and missing reports. Always logged; also POSTed to a webhook and mailed
-when channels are configured.
+"""Alerts, the one way to send them: task failures, missing reports, the data-quality gate.
+``send`` always logs; it also POSTs to a webhook and mails when those channels are configured.
 
-Channels, first found wins:
-  webhook  ``BHXH_ALERT_WEBHOOK_URL``, else the Airflow connection ``bhxh_alert_webhook`` (its
-           ``host`` holds the full URL, like Airflow's Slack webhook connections)
-  e-mail   ``BHXH_ALERT_EMAIL_TO`` (comma-separated) through ``BHXH_ALERT_SMTP_URL``
+Channels, the environment (settings) first, else an Airflow connection when running inside Airflow:
+  webhook  ``BHXH_ALERT_WEBHOOK_URL``, else the connection ``bhxh_alert_webhook`` (its ``host``
+           holds the full URL, like Airflow's Slack webhook connections)
+  e-mail   to ``BHXH_ALERT_EMAIL_TO`` (comma-separated), else the ``to`` of the connection
+           ``bhxh_alert_smtp``'s extra; through ``BHXH_ALERT_SMTP_URL``, else that connection
            (``smtp://user:<password>@host:587`` with STARTTLS, ``smtps://`` for implicit TLS)
 
 A channel that fails is logged and never fails the task that raised the alert.
@@ -27,29 +28,52 @@ from bhxh.settings import Settings, get_settings
 log = logging.getLogger("bhxh.alerts")
 
 WEBHOOK_CONN_ID = "bhxh_alert_webhook"
+SMTP_CONN_ID = "bhxh_alert_smtp"
 
 
 @dataclass
 class Alert:
-    kind: str       # "task_failed" | "missing_reports"
+    kind: str       # "task_failed" | "missing_reports" | "data_quality"
     title: str
     details: dict = field(default_factory=dict)
 
     def text(self) -> str:
-        lines = [self.title] + [f"  {k}: {v}" for k, v in self.details.items()]
+        lines = [self.title]
+        for key, value in self.details.items():
+            if isinstance(value, list):
+                lines += [f"  {key}:"] + [f"    - {item}" for item in value]
+            else:
+                lines.append(f"  {key}: {value}")
         return "\n".join(lines)
+
+
+def _connection(conn_id: str):
+    try:
+        from airflow.sdk import BaseHook
+
+        return BaseHook.get_connection(conn_id)
+    except Exception:  # no such connection, or not inside Airflow
+        return None
 
 
 def webhook_url(settings: Settings | None = None) -> str | None:
     settings = settings or get_settings()
     if settings.alert_webhook_url:
         return settings.alert_webhook_url
-    try:
-        from airflow.sdk import BaseHook
+    conn = _connection(WEBHOOK_CONN_ID)
+    return (conn.host or None) if conn else None
 
-        return BaseHook.get_connection(WEBHOOK_CONN_ID).host or None
-    except Exception:  # no such connection, or not inside Airflow
-        return None
+
+def email_channel(settings: Settings | None = None) -> tuple[str, str] | None:
+    """(recipients, SMTP URL) when both are configured."""
+    settings = settings or get_settings()
+    to, smtp_url = settings.alert_email_to, settings.alert_smtp_url
+    if not (to and smtp_url):
+        conn = _connection(SMTP_CONN_ID)
+        if conn and conn.host:
+            to = to or (conn.extra_dejson or {}).get("to")
+            smtp_url = smtp_url or conn.get_uri().split("?", 1)[0]
+    return (to, smtp_url) if to and smtp_url else None
 
 
 def send(alert: Alert, settings: Settings | None = None) -> list[str]:
@@ -64,9 +88,10 @@ def send(alert: Alert, settings: Settings | None = None) -> list[str]:
             reached.append("webhook")
         except Exception as exc:
             log.error("alert webhook %s failed: %s", urlsplit(url).netloc, exc)
-    if settings.alert_email_to and settings.alert_smtp_url:
+    email = email_channel(settings)
+    if email:
         try:
-            _mail(settings.alert_smtp_url, settings.alert_email_to, alert)
+            _mail(email[1], email[0], alert)
             reached.append("email")
         except Exception as exc:
             log.error("alert e-mail failed: %s", exc)
@@ -117,6 +142,14 @@ def missing_reports_alert(day, missing: dict[str, list[str]]) -> Alert:
                  title=f"BHXH: {sum(map(len, missing.values()))} report(s) for {day} missing after the deadline: "
                        f"{listed}",
                  details={"report_date": day.isoformat(), "missing": missing})
+
+
+def data_quality_alert(day, run_id, lines: list[str], counts: dict[str, int], data_docs_url: str | None) -> Alert:
+    """The data-quality gate's alert (``bhxh.dq.gate``): rejections, missing reports, warnings."""
+    return Alert(kind="data_quality",
+                 title=f"BHXH data quality {day}: " + ", ".join(f"{n} {what}" for what, n in counts.items()),
+                 details={"report_date": day.isoformat(), "run_id": run_id, "lines": lines,
+                          "data_docs_url": data_docs_url})
 
 
 class FailureNotifier(BaseNotifier):

@@ -1,7 +1,7 @@
 """What went wrong on a report day: the gate of the daily DAG and ``bhxh dq``.
 
 ``gate(summary, day)``   after validate_and_load: log the run's rejections, warnings and the day's
-                         missing reports, alert (bhxh.quality_alerts), and say whether to fail
+                         missing reports, alert (bhxh.alerts), and say whether to fail
 ``day_report(day)``      the published view (marts.fct_data_quality, marts.fct_report_completeness)
                          as text, for ``bhxh dq``
 """
@@ -42,7 +42,7 @@ def missing_reports(day: date) -> list[tuple[str, str]]:
 
 
 def gate(summary: dict, day: date) -> Gate:
-    from bhxh.quality_alerts import send_quality_alert
+    from bhxh.alerts import data_quality_alert, send
 
     result = Gate(day, list(summary.get("failures") or []),
                   [f"{p}/{day.isoformat()}/{o}: report missing (expected by the source registry)"
@@ -55,11 +55,9 @@ def gate(summary: dict, day: date) -> Gate:
     lines = [f"REJECTED {x}" for x in result.rejections] + [f"MISSING {x}" for x in result.missing] + \
             [f"WARNING {x}" for x in result.warnings]
     if lines:
-        send_quality_alert(
-            f"BHXH data quality {day}: {len(result.rejections)} rejections, {len(result.missing)} missing reports, "
-            f"{len(result.warnings)} warnings",
-            {"report_date": day.isoformat(), "run_id": summary.get("run_id"), "lines": lines,
-             "data_docs_url": summary.get("data_docs_url")})
+        send(data_quality_alert(day, summary.get("run_id"), lines,
+                                {"rejections": len(result.rejections), "missing reports": len(result.missing),
+                                 "warnings": len(result.warnings)}, summary.get("data_docs_url")))
     return result
 
 

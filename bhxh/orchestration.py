@@ -6,13 +6,13 @@ DAG files stay thin; they import from here and from ``bhxh.pipeline``.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pendulum
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 LOCAL_TZ = pendulum.timezone(TIMEZONE)
-DAILY_CRON = "30 8 * * *"  # after the 08:00 report deadline (Asia/Ho_Chi_Minh)
+DAILY_RUN_AT = time(8, 30)  # the day after the report day, after the 08:00 deadline (Asia/Ho_Chi_Minh)
 DEFAULT_LOOKBACK_DAYS = 7
 START_DATE = datetime(2019, 1, 1, tzinfo=LOCAL_TZ)
 TAGS = ["bhxh"]
@@ -38,13 +38,14 @@ def default_args(retries: int = 3, retry_delay: timedelta = timedelta(minutes=2)
 
 
 def report_day(data_interval_start: datetime) -> date:
-    """The report day a daily run processes: the local date its data interval starts on."""
+    """The report day a daily run processes: the local date its data interval starts on (the daily
+    DAG's data interval is the report day itself, see ``bhxh.timetable``)."""
     return pendulum.instance(data_interval_start).in_timezone(TIMEZONE).date()
 
 
 def logical_date_for(day: date) -> datetime:
-    """The logical date of the daily run that processes report day ``day`` (the next morning)."""
-    return datetime(day.year, day.month, day.day, 8, 30, tzinfo=LOCAL_TZ) + timedelta(days=1)
+    """The logical date of the daily run that processes report day ``day``: the day's local midnight."""
+    return datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
 
 
 def month_start(day: date) -> date:

@@ -1,5 +1,8 @@
 """Daily collection: pull every province's reports for the report day, validate, load.
 
+The data interval is the report day, [D 00:00, D+1 00:00) Asia/Ho_Chi_Minh; the run starts at
+D+1 08:30, after the 08:00 deadline (``bhxh.timetable.ReportDayTimetable``).
+
 Mapped ``collect`` tasks, at most one per task slot, each collecting a batch of provinces (a failing
 or silent province never blocks the others; a task start costs seconds, so not one per province),
 then one ``validate_and_load`` task that pays the Great Expectations import once for all provinces,
@@ -10,18 +13,16 @@ Beside them ``check_reports``, which alerts on the reports still missing after t
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import Asset, Param, dag, get_current_context, task
-from airflow.sdk import CronTriggerTimetable
 
-from bhxh.orchestration import (DAILY_CRON, DEFAULT_LOOKBACK_DAYS, RAW_RECEIPTS_URI, START_DATE, TAGS,
-                                TIMEZONE, default_args)
+from bhxh.orchestration import (DAILY_RUN_AT, DEFAULT_LOOKBACK_DAYS, RAW_RECEIPTS_URI, START_DATE, TAGS, TIMEZONE,
+                                default_args)
+from bhxh.timetable import ReportDayTimetable
 
 
 @dag(
     dag_id="bhxh_daily_collection",
-    schedule=CronTriggerTimetable(DAILY_CRON, timezone=TIMEZONE, interval=timedelta(days=1)),
+    schedule=ReportDayTimetable(DAILY_RUN_AT, TIMEZONE),  # data interval: the report day; run at 08:30 next day
     start_date=START_DATE,
     catchup=False,
     max_active_runs=2,
@@ -57,7 +58,7 @@ def bhxh_daily_collection():
     @task
     def report_data_quality(summary: dict) -> dict:
         """Red when rows or files were rejected or a report is missing (AirflowFailException: no
-        retry); the details in the log and an alert (bhxh.quality_alerts)."""
+        retry); the details in the log and an alert (bhxh.alerts)."""
         from bhxh.tasks import report_data_quality_day
 
         return report_data_quality_day(get_current_context(), summary)

@@ -9,6 +9,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 
 import pytest
 
@@ -51,7 +53,13 @@ def test_make_airflow_serves_the_dags(warehouse_url):
         with urllib.request.urlopen(stack.url + "/", timeout=10) as page:  # the UI itself
             assert page.status == 200 and "<html" in page.read().decode().lower()
         daily = stack.api("dags/bhxh_daily_collection", token=token)
-        assert daily["timetable_summary"] == "30 8 * * *" and "bhxh" in {t["name"] for t in daily["tags"]}
+        assert daily["timetable_summary"] == "report day, at 08:30 next day (Asia/Ho_Chi_Minh)"
+        assert "bhxh" in {t["name"] for t in daily["tags"]}
+        # the plugin timetable as the scheduler sees it: the next run covers one local day, runs at 08:30 after it
+        start, end, run_after = (datetime.fromisoformat(daily[f"next_dagrun_{k}"].replace("Z", "+00:00"))
+                                 for k in ("data_interval_start", "data_interval_end", "run_after"))
+        assert (start.astimezone(timezone.utc).time(), end - start, run_after - end) == (
+            dtime(17, 0), timedelta(days=1), timedelta(hours=8, minutes=30))
     finally:
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=60)

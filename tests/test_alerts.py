@@ -59,7 +59,8 @@ def test_transient_errors_are_retried_permanent_ones_are_not(fresh_db):
         collect_province(context("nosuch://nowhere"), "30")
 
 
-def test_email_channel_and_log(monkeypatch, caplog):
+@pytest.mark.parametrize("configured_by", ["env", "airflow_connection"])
+def test_email_channel_and_log(monkeypatch, caplog, configured_by):
     import smtpd
 
     received = []
@@ -74,8 +75,14 @@ def test_email_channel_and_log(monkeypatch, caplog):
     loop.start()
     try:
         monkeypatch.delenv("BHXH_ALERT_WEBHOOK_URL", raising=False)
-        monkeypatch.setenv("BHXH_ALERT_EMAIL_TO", "ops@bhxh.local")
-        monkeypatch.setenv("BHXH_ALERT_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        if configured_by == "env":
+            monkeypatch.setenv("BHXH_ALERT_EMAIL_TO", "ops@bhxh.local")
+            monkeypatch.setenv("BHXH_ALERT_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        else:
+            for name in ("BHXH_ALERT_EMAIL_TO", "BHXH_ALERT_SMTP_URL"):
+                monkeypatch.delenv(name, raising=False)
+            monkeypatch.setenv("AIRFLOW_CONN_BHXH_ALERT_SMTP", json.dumps(
+                {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": {"to": "ops@bhxh.local"}}))
         alert = alerts.missing_reports_alert(date(2024, 5, 14), {"30": ["VNPOST"]})
         with caplog.at_level(logging.ERROR, logger="bhxh.alerts"):
             reached = alerts.send(alert, get_settings())

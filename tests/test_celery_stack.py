@@ -39,7 +39,8 @@ def test_daily_run_on_celery_workers(warehouse_url, tmp_path):
             tis = stack.api(f"dags/{DAG}/dagRuns/{finished['dag_run_id']}/taskInstances")["task_instances"]
             assert finished["state"] == "success", [(t["task_id"], t["map_index"], t["state"]) for t in tis]
             assert sorted((t["task_id"], t["map_index"]) for t in tis) == [
-                ("check_reports", -1), ("collect", 0), ("collect", 1), ("provinces", -1), ("validate_and_load", -1)]
+                ("check_reports", -1), ("collect", 0), ("collect", 1), ("provinces", -1), ("report_data_quality", -1),
+                ("validate_and_load", -1)]
             assert {t["state"] for t in tis} == {"success"}
             assert all(t["executor"] in (None, "CeleryExecutor") and t["queue"] == "default" for t in tis)
             worker_log = (stack.log_dir / "celery-worker.log").read_text()

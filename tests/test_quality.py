@@ -230,34 +230,31 @@ def test_anomaly_is_a_warning_against_the_same_day_type(fresh_db):
     ]
 
 
-def test_quality_alert_is_logged_and_posted_to_the_webhook(monkeypatch, caplog):
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+def test_quality_alert_goes_through_the_one_alert_channel(monkeypatch, caplog):
+    import logging
+    from datetime import date
 
-    from bhxh.quality_alerts import send_quality_alert
+    from bhxh.alerts import data_quality_alert, send
+    from bhxh.settings import get_settings
 
-    received = []
+    from .airflow_helpers import Webhook
 
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    alert = data_quality_alert(date(2024, 5, 15), 7, ["REJECTED 30/x.csv", "MISSING 31/y"],
+                               {"rejections": 1, "missing reports": 1, "warnings": 0}, None)
+    hook = Webhook()
     try:
-        monkeypatch.setenv("BHXH_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
-        assert send_quality_alert("BHXH data quality 2024-05-15: 1 rejections", {"lines": ["REJECTED 30/x.csv"]})
+        monkeypatch.setenv("BHXH_ALERT_WEBHOOK_URL", hook.url)
+        with caplog.at_level(logging.ERROR, logger="bhxh.alerts"):
+            assert send(alert, get_settings()) == ["log", "webhook"]
     finally:
-        server.shutdown()
-    assert received == [{"title": "BHXH data quality 2024-05-15: 1 rejections",
-                         "text": "BHXH data quality 2024-05-15: 1 rejections\n  - REJECTED 30/x.csv",
-                         "lines": ["REJECTED 30/x.csv"]}]
-    assert "REJECTED 30/x.csv" in caplog.text
+        hook.close()
+    title = "BHXH data quality 2024-05-15: 1 rejections, 1 missing reports, 0 warnings"
+    assert hook.received == [{
+        "kind": "data_quality", "title": title,
+        "details": {"report_date": "2024-05-15", "run_id": 7, "lines": ["REJECTED 30/x.csv", "MISSING 31/y"],
+                    "data_docs_url": None},
+        "text": f"{title}\n  report_date: 2024-05-15\n  run_id: 7\n  lines:\n    - REJECTED 30/x.csv\n"
+                "    - MISSING 31/y\n  data_docs_url: None"}]
+    assert "ALERT data_quality" in caplog.text and "REJECTED 30/x.csv" in caplog.text
     monkeypatch.delenv("BHXH_ALERT_WEBHOOK_URL")
-    assert not send_quality_alert("logged only", {"lines": []})  # no webhook: logged, not sent
+    assert send(alert, get_settings()) == ["log"]  # no channel: logged only
