@@ -13,16 +13,17 @@ with
 
 daily as (
 
+    -- the counted receipts per day, from the incremental fct_daily_collections (summed over
+    -- organisations): the baselines never rescan the receipts
     select
-        origin_province_key as province_key,
-        file_province_code as province_code,
+        province_key,
+        province_code,
         report_date,
         scheme,
-        count(*)::numeric as receipts,
-        coalesce(sum(amount_vnd), 0)::numeric as amount_vnd
+        sum(receipts)::numeric as receipts,
+        sum(amount_vnd)::numeric as amount_vnd
 
-    from {{ ref('int_receipts__counted') }}
-    where origin_province_key is not null
+    from {{ ref('fct_daily_collections') }}
     group by 1, 2, 3, 4
 
 ),
