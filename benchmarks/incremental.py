@@ -128,20 +128,28 @@ def fresh_database(days: int) -> psycopg.Connection:
     return psycopg.connect(get_settings().warehouse_url)
 
 
+def existing_database(days: int) -> psycopg.Connection:
+    os.environ["BHXH_DATABASE"] = DATABASE.format(days=days)
+    return psycopg.connect(get_settings().warehouse_url)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1 = national rate (about 100k receipts a day)")
     parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 6, 29), help="last history day")
     parser.add_argument("--days", default="30,365", help="history lengths (comma-separated)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="the databases already hold their history (a previous run): load only the new day")
     args = parser.parse_args(argv)
     lengths = sorted(int(x) for x in args.days.split(","))
     start_warehouse()
     key = load_key(get_settings())
-    conns = {n: fresh_database(n) for n in lengths}
+    conns = {n: existing_database(n) if args.reuse else fresh_database(n) for n in lengths}
     new_day = args.end + timedelta(days=1)
     loaded = {n: 0 for n in lengths}
     new_rows = 0
-    for day, files in generated_days(args.end - timedelta(days=max(lengths) - 1), new_day, args.scale):
+    first = new_day if args.reuse else args.end - timedelta(days=max(lengths) - 1)
+    for day, files in generated_days(first, new_day, args.scale):
         for n, conn in conns.items():
             if day > args.end:
                 continue
