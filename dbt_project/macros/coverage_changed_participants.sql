@@ -5,6 +5,6 @@
     from {{ ref('int_receipts__versions') }}
     where participant_key is not null
       and scheme is not null
-      and (counted_from > (select coalesce(max(built_at), '-infinity') from {{ this }})
-           or counted_until > (select coalesce(max(built_at), '-infinity') from {{ this }}))
+      and (counted_from > {{ last_built_at() }}
+           or counted_until > {{ last_built_at() }})
 {%- endmacro %}

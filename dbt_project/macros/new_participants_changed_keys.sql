@@ -9,6 +9,6 @@
         scheme
     from {{ ref('int_receipts__versions') }}
     where transaction_type = 'new'
-      and (counted_from > (select coalesce(max(built_at), '-infinity') from {{ this }})
-           or counted_until > (select coalesce(max(built_at), '-infinity') from {{ this }}))
+      and (counted_from > {{ last_built_at() }}
+           or counted_until > {{ last_built_at() }})
 {%- endmacro %}

@@ -25,8 +25,11 @@ periods as (
 
     select * from {{ ref('int_coverage_periods') }}
     {% if is_incremental() %}
-    where built_at > (select coalesce(max(built_at), '-infinity') from {{ this }})
-       or superseded_at > (select coalesce(max(built_at), '-infinity') from {{ this }})
+    where built_at > {{ last_built_at() }}
+    union all
+    select * from {{ ref('int_coverage_periods') }}
+    where superseded_at > {{ last_built_at() }}
+      and built_at <= {{ last_built_at() }}
     {% else %}
     where superseded_at is null
     {% endif %}
@@ -35,7 +38,7 @@ periods as (
 
 changes as (
 
-    {% set since = "(select coalesce(max(built_at), '-infinity') from " ~ this ~ ")" if is_incremental() else "'-infinity'" %}
+    {% set since = last_built_at() %}
     select province_key, province_code, scheme, period_start as month, 1 as delta
     from periods where built_at > {{ since }}
     union all
