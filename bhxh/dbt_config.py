@@ -41,13 +41,13 @@ def marts_task_group_kwargs(settings: Settings | None = None) -> dict:
             profile_name="bhxh",
             target_name="airflow",
             profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "analytics", "threads": 1}),
+                conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "analytics", "threads": 2}),
         ),
-        # `dbt build` per model with its own tests; a test over several models (relationships) runs
-        # in a task of its own once all of them are built (cautious selection keeps it out of each).
+        # a task per model and one for its tests; a test over several models (relationships) has a
+        # task of its own once all of them are built (cautious selection keeps it out of each).
         # sources with a freshness rule or tests become tasks of their own (`dbt source freshness`
         # on raw.report_files: error when nothing has been fetched for 7 days), upstream of staging
-        "render_config": RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
+        "render_config": RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
                                       should_detach_multiple_parents_tests=True,
                                       source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
                                       # the Asset of raw receipts is the contract between DAGs, not
@@ -57,10 +57,32 @@ def marts_task_group_kwargs(settings: Settings | None = None) -> dict:
                                       exclude=["resource_type:exposure"]),
         # dbt's own log lines stay quiet in the task log
         "operator_args": {"quiet": True},
+        # one `dbt build` of the whole project (the producer task, dbt's start-up paid once) and a
+        # task per model, seed, source and detached test that reports its node's result from it
         "execution_config": ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER,
+            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER,
             test_indirect_selection=TestIndirectSelection.CAUTIOUS),
     }
+
+
+def producer_first(group) -> None:
+    """Put the watcher's producer (the one `dbt build`) upstream of the group's root tasks.
+
+    Cosmos does so only for a DbtDag; in a DbtTaskGroup the per-node tasks start beside the producer
+    and wait for its results. Upstream of them, the producer runs first in every executor, ``dag.test``
+    (which runs tasks one at a time) included, and each node's task then reads its result at once.
+    """
+    from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TASK_ID
+
+    tasks = {task.task_id: task for task in group.iter_tasks()} if hasattr(group, "iter_tasks") else {
+        task_id: task for task_id, task in group.dag.task_dict.items() if task_id.startswith(group.group_id + ".")}
+    producer = tasks[f"{group.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
+    gate = f"{group.group_id}.{PRODUCER_WATCHER_DONE_TASK_ID}"
+    for task_id, task in tasks.items():
+        if task is producer or task_id == gate:
+            continue
+        if not set(task.upstream_task_ids) & set(tasks):
+            producer >> task
 
 
 def ensure_manifest(settings: Settings | None = None) -> None:

@@ -1,7 +1,8 @@
 """Marts: rebuild the dbt models when new receipts land, one Airflow task per dbt model (Cosmos).
 
 Rendered from the manifest built at install time (``make install`` runs ``dbt parse``), so parsing
-this file never starts dbt.
+this file never starts dbt. Cosmos' watcher mode: one task runs a single ``dbt build`` (dbt starts
+once; the incremental models cost the new data), and each model's task reports that model's result.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, dag
 
-from bhxh.dbt_config import marts_task_group_kwargs
+from bhxh.dbt_config import marts_task_group_kwargs, producer_first
 from bhxh.orchestration import RAW_RECEIPTS_URI, START_DATE, TAGS, default_args
 from cosmos import DbtTaskGroup
 
@@ -27,7 +28,7 @@ from cosmos import DbtTaskGroup
     doc_md=__doc__,
 )
 def bhxh_marts():
-    DbtTaskGroup(group_id="dbt", **marts_task_group_kwargs())
+    producer_first(DbtTaskGroup(group_id="dbt", **marts_task_group_kwargs()))
 
 
 bhxh_marts()

@@ -61,7 +61,7 @@ def test_incremental_run_equals_full_refresh(database, tmp_path):
     rejected.write("VNPOST.v2.csv")
     load_source(source, D15, D18)
 
-    result = dbt(["run", "--select", "fct_daily_collections"], tmp_path / "target")
+    result = dbt(["run", "--select", "+fct_daily_collections"], tmp_path / "target")
     assert result.returncode == 0, result.stdout[-4000:]
     incremental = query(database, SNAPSHOT)
     after = {row[0]: row[1] for row in query(database, "select report_date, xmin::text from marts.fct_daily_collections")}
@@ -73,6 +73,6 @@ def test_incremental_run_equals_full_refresh(database, tmp_path):
     loaded_18 = query(database, "select count(*) from raw.report_files where report_date = %s and status = 'loaded'", D18)
     assert (D18 in by_day) == (loaded_18[0][0] > 0)
 
-    result = dbt(["run", "--select", "fct_daily_collections", "--full-refresh"], tmp_path / "target")
+    result = dbt(["run", "--select", "+fct_daily_collections", "--full-refresh"], tmp_path / "target")
     assert result.returncode == 0, result.stdout[-4000:]
     assert query(database, SNAPSHOT) == incremental

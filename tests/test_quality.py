@@ -43,7 +43,7 @@ def _dbt_build(url: str, select: str) -> None:
     project = get_settings().dbt_project_dir
     result = subprocess.run(
         [str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", str(project), "--project-dir",
-         str(project), "--select", select, "--quiet"],
+         str(project), "--select", select, "--indirect-selection", "cautious", "--quiet"],
         cwd=project, env={**os.environ, **dbt_env()}, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 

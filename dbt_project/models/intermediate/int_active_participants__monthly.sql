@@ -1,14 +1,15 @@
 -- Active participants per province (code + validity), scheme and month: distinct participants with
 -- a covered period containing the month. Coverage periods are disjoint per participant, scheme and
--- province, so +1 at each period start and -1 at each period end, summed over time, counts distinct
--- participants without exploding periods into months. Months run up to the data horizon (the month
--- of the latest report date); prepaid months beyond it are not reported yet.
+-- province, so the running sum over months of int_coverage_deltas (+1 at each period start, -1 at
+-- each period end) counts distinct participants without exploding periods into months. Months run
+-- up to the data horizon (the month of the latest report date); prepaid months beyond it are not
+-- reported yet. Reads only the small deltas table: its cost does not grow with receipts.
 
 with
 
-periods as (
+deltas as (
 
-    select * from {{ ref('int_coverage_periods') }}
+    select * from {{ ref('int_coverage_deltas') }}
 
 ),
 
@@ -16,18 +17,6 @@ horizon as (
 
     select date_trunc('month', max(report_date))::date as horizon_month
     from {{ ref('int_receipts__counted') }}
-
-),
-
-deltas as (
-
-    select province_key, province_code, scheme, month, sum(delta) as delta
-    from (
-        select province_key, province_code, scheme, period_start as month, 1 as delta from periods
-        union all
-        select province_key, province_code, scheme, period_end as month, -1 as delta from periods
-    ) as changes
-    group by 1, 2, 3, 4
 
 ),
 

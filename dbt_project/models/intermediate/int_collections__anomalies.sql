@@ -13,16 +13,17 @@ with
 
 daily as (
 
+    -- the counted receipts per day, from the incremental fct_daily_collections (summed over
+    -- organisations): the baselines never rescan the receipts
     select
-        origin_province_key as province_key,
-        file_province_code as province_code,
+        province_key,
+        province_code,
         report_date,
         scheme,
-        count(*)::numeric as receipts,
-        coalesce(sum(amount_vnd), 0)::numeric as amount_vnd
+        sum(receipts)::numeric as receipts,
+        sum(amount_vnd)::numeric as amount_vnd
 
-    from {{ ref('int_receipts__counted') }}
-    where origin_province_key is not null
+    from {{ ref('fct_daily_collections') }}
     group by 1, 2, 3, 4
 
 ),
@@ -55,37 +56,30 @@ measures as (
 
 scored as (
 
+    -- the baseline and the prior year's windows as window frames over each (province, scheme,
+    -- measure, day type) series: one pass over the days, not a scan per day
     select
-        m.*,
-        base.median_value,
-        base.days as baseline_days,
-        coalesce(prior.around / nullif(prior.before, 0), 1.0) as season_factor
+        windowed.*,
+        (select percentile_cont(0.5) within group (order by x) from unnest(windowed.baseline) as x) as median_value,
+        cardinality(windowed.baseline) as baseline_days,
+        coalesce(windowed.around / nullif(windowed.before, 0), 1.0) as season_factor
 
-    from measures m
-    cross join lateral (
+    from (
         select
-            percentile_cont(0.5) within group (order by b.observed) as median_value,
-            count(*) as days
-        from measures b
-        where b.province_key = m.province_key and b.scheme = m.scheme and b.measure = m.measure
-          and b.is_sunday = m.is_sunday and not b.in_tet_season
-          and b.report_date between m.report_date - 28 and m.report_date - 1
-    ) base
-    cross join lateral (
-        select
-            avg(p.observed) filter (
-                where p.report_date between (m.report_date - interval '1 year')::date - 14
-                                        and (m.report_date - interval '1 year')::date + 14) as around,
-            avg(p.observed) filter (
-                where p.report_date between (m.report_date - interval '1 year')::date - 28
-                                        and (m.report_date - interval '1 year')::date - 1) as before
-        from measures p
-        where p.province_key = m.province_key and p.scheme = m.scheme and p.measure = m.measure
-          and p.is_sunday = m.is_sunday and not p.in_tet_season
-          and p.report_date between (m.report_date - interval '1 year')::date - 28
-                                and (m.report_date - interval '1 year')::date + 14
-    ) prior
-    where not m.in_tet_season
+            measures.*,
+            array_agg(observed) filter (where not in_tet_season) over recent as baseline,
+            avg(observed) filter (where not in_tet_season) over year_around as around,
+            avg(observed) filter (where not in_tet_season) over year_before as before
+        from measures
+        window
+            series as (partition by province_key, scheme, measure, is_sunday order by report_date),
+            recent as (series range between interval '28 days' preceding and interval '1 day' preceding),
+            year_around as (series range between interval '1 year 14 days' preceding
+                                            and interval '1 year -14 days' preceding),
+            year_before as (series range between interval '1 year 28 days' preceding
+                                            and interval '1 year 1 day' preceding)
+    ) as windowed
+    where not windowed.in_tet_season
 
 )
 

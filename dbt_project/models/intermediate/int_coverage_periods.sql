@@ -1,4 +1,23 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['participant_key', 'scheme']},
+            {'columns': ['built_at']},
+            {'columns': ['superseded_at']},
+        ],
+        pre_hook="{% if is_incremental() %}
+            update {{ this }} as periods
+            set superseded_at = now()
+            from ({{ coverage_changed_participants() }}) as changed
+            where periods.participant_key = changed.participant_key
+              and periods.scheme = changed.scheme
+              and periods.superseded_at is null
+        {% endif %}"
+    )
+}}
 -- Covered periods per participant, scheme and province, as merged month intervals
 -- [period_start, period_end) (period_end exclusive, first days of months).
 --
@@ -17,6 +36,14 @@
 -- province validity boundaries) cut the timeline into elementary segments; a segment is covered
 -- when a payment covers it and no refund does, in the latest payment's province; covered segments are merged back into islands (gaps and
 -- islands). Cost grows with receipts, not with months covered.
+--
+-- Incremental: a run recomputes only the participants (participant_key, scheme) with a receipt that
+-- started or stopped counting (int_receipts__versions) since the last build (max built_at): their
+-- current periods are stamped superseded_at (pre_hook) and their periods computed afresh from all
+-- their counted receipts are appended. int_coverage_deltas reads both stamps and then deletes the
+-- superseded rows; current periods are the rows with superseded_at null.
+
+-- depends_on: {{ ref('int_receipts__versions') }}
 
 with
 
@@ -27,6 +54,9 @@ receipts as (
       and scheme is not null
       and period_start is not null
       and coalesce(months_paid, 0) <> 0
+      {% if is_incremental() %}
+      and (participant_key, scheme) in (select participant_key, scheme from ({{ coverage_changed_participants() }}) as changed)
+      {% endif %}
 
 ),
 
@@ -213,5 +243,7 @@ select
     province_code,
     period_start,
     period_end,
-    {{ months_between('period_start', 'period_end') }} as months_covered
+    {{ months_between('period_start', 'period_end') }} as months_covered,
+    now() as built_at,
+    null::timestamptz as superseded_at
 from islands

@@ -1,6 +1,9 @@
 -- Coverage per province (code + validity) and month. A row exists for every province valid in the
 -- month that has active participants from receipts, receipts reported in the month, or a monthly
 -- summary. Rates are fractions, null when a component or the denominator is unknown.
+-- is_complete_month: the province's receipts are in the warehouse from the month's first day on
+-- (its first report day is on or before it). Earlier months appear when later payments cover them
+-- (arrears) and their voluntary / household counts are partial.
 
 with
 
@@ -28,13 +31,24 @@ summaries as (
 
 ),
 
+daily as (
+
+    select * from {{ ref('fct_daily_collections') }}
+
+),
+
 reported_months as (
 
-    select distinct
-        origin_province_key as province_key,
-        date_trunc('month', report_date)::date as month
-    from {{ ref('int_receipts__counted') }}
-    where origin_province_key is not null
+    select distinct province_key, date_trunc('month', report_date)::date as month
+    from daily
+
+),
+
+first_report_days as (
+
+    select province_key, min(report_date) as first_report_date
+    from daily
+    group by 1
 
 ),
 
@@ -71,7 +85,8 @@ joined as (
         coalesce(active.hi_household_participants, 0) as hi_household_participants,
         summaries.health_insurance_participants,
         summaries.voluntary_si_participants as reported_voluntary_si_participants,
-        summaries.unemployment_insurance_participants
+        summaries.unemployment_insurance_participants,
+        coalesce(keys.month >= first_report_days.first_report_date, false) as is_complete_month
     from keys
     inner join provinces
         on provinces.province_key = keys.province_key
@@ -82,6 +97,8 @@ joined as (
     left join denominators
         on denominators.province_key = keys.province_key
        and denominators.year = extract(year from keys.month)::int
+    left join first_report_days
+        on first_report_days.province_key = keys.province_key
 
 )
 
@@ -105,5 +122,6 @@ select
     round(health_insurance_participants::numeric / nullif(population, 0), 12)::numeric(18, 12) as hi_coverage_rate,
     reported_voluntary_si_participants::bigint as reported_voluntary_si_participants,
     (voluntary_si_participants - reported_voluntary_si_participants)::bigint as reconciliation_gap,
-    unemployment_insurance_participants::bigint as unemployment_insurance_participants
+    unemployment_insurance_participants::bigint as unemployment_insurance_participants,
+    is_complete_month::boolean as is_complete_month
 from joined

@@ -1,0 +1,81 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['province_key', 'scheme', 'month'],
+        on_schema_change='fail',
+        indexes=[{'columns': ['built_at']}],
+        post_hook="delete from {{ ref('int_coverage_periods').incorporate(limit=None) }} where superseded_at is not null"
+    )
+}}
+-- Per province (code + validity), scheme and month: covered periods starting in the month minus
+-- periods ending in it (period_end is exclusive). The running sum over months is the number of
+-- active participants (int_active_participants__monthly); periods are disjoint per participant,
+-- scheme and province, so nothing is exploded into months.
+--
+-- Incremental: a run adds, to the keys they touch, the periods int_coverage_periods appended since
+-- the last build (max built_at: +1 at start, -1 at end) and takes away the periods it superseded
+-- since then (-1 at start, +1 at end); then it deletes the superseded periods (post_hook). A new
+-- day costs the periods of the participants it touched. Full-refresh int_coverage_periods and this
+-- model together (`--select int_coverage_periods+`), never the periods alone.
+
+with
+
+periods as (
+
+    select * from {{ ref('int_coverage_periods') }}
+    {% if is_incremental() %}
+    where built_at > {{ last_built_at() }}
+    union all
+    select * from {{ ref('int_coverage_periods') }}
+    where superseded_at > {{ last_built_at() }}
+      and built_at <= {{ last_built_at() }}
+    {% else %}
+    where superseded_at is null
+    {% endif %}
+
+),
+
+changes as (
+
+    {% set since = last_built_at() %}
+    select province_key, province_code, scheme, period_start as month, 1 as delta
+    from periods where built_at > {{ since }}
+    union all
+    select province_key, province_code, scheme, period_end as month, -1 as delta
+    from periods where built_at > {{ since }}
+    union all
+    select province_key, province_code, scheme, period_start as month, -1 as delta
+    from periods where superseded_at > {{ since }}
+    union all
+    select province_key, province_code, scheme, period_end as month, 1 as delta
+    from periods where superseded_at > {{ since }}
+
+),
+
+summed as (
+
+    select province_key, province_code, scheme, month, sum(delta) as delta
+    from changes
+    group by 1, 2, 3, 4
+
+)
+
+select
+    summed.province_key::text as province_key,
+    summed.province_code::text as province_code,
+    summed.scheme::text as scheme,
+    summed.month::date as month,
+    {% if is_incremental() %}
+    (coalesce(current_rows.delta, 0) + summed.delta)::bigint as delta,
+    {% else %}
+    summed.delta::bigint as delta,
+    {% endif %}
+    now() as built_at
+from summed
+{% if is_incremental() %}
+left join {{ this }} as current_rows
+    on current_rows.province_key = summed.province_key
+   and current_rows.scheme = summed.scheme
+   and current_rows.month = summed.month
+{% endif %}

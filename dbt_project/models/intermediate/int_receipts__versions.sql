@@ -1,0 +1,84 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['file_id']},
+            {'columns': ['participant_key', 'scheme']},
+            {'columns': ['counted_from']},
+            {'columns': ['counted_until']},
+            {'columns': ['report_date']},
+            {'columns': ['collected_on']},
+        ],
+        pre_hook="{% if is_incremental() %}
+            update {{ this }} as versions
+            set counted_until = now()
+            from {{ ref('stg_collections__report_files') }} as files
+            where files.file_id = versions.file_id
+              and files.file_status <> 'loaded'
+              and versions.counted_until is null
+        {% endif %}"
+    )
+}}
+-- Every receipt of every file that was loaded, with when it started counting (counted_from) and,
+-- once its file was superseded (or otherwise stopped being 'loaded'), when it stopped
+-- (counted_until). int_receipts__counted is its current part (counted_until is null).
+--
+-- Incremental: a run stamps the rows of files that stopped counting (pre_hook) and appends the
+-- receipts of loaded files not in the table yet (joining raw.receipts by file_id, its primary key),
+-- so a new day costs its own receipts. The stamps are how the models downstream
+-- (int_coverage_periods, int_new_participants__monthly) find what changed since their last build.
+-- Each receipt gets the province its file's code meant on the file's report date.
+
+with
+
+files as (
+
+    select file_id, file_version
+    from {{ ref('stg_collections__report_files') }}
+    where file_status = 'loaded'
+
+),
+
+new_files as (
+
+    select files.*
+    from files
+    {% if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as versions
+        where versions.file_id = files.file_id
+          and versions.counted_until is null
+    )
+    {% endif %}
+
+),
+
+receipts as (
+
+    select * from {{ ref('stg_collections__receipts') }}
+
+),
+
+provinces as (
+
+    select * from {{ ref('stg_reference__provinces') }}
+
+)
+
+select
+    receipts.*,
+    new_files.file_version,
+    provinces.province_key as origin_province_key,
+    provinces.province_name as origin_province_name,
+    now() as counted_from,
+    null::timestamptz as counted_until
+
+from new_files
+inner join receipts
+    on receipts.file_id = new_files.file_id
+left join provinces
+    on provinces.province_code = receipts.file_province_code
+   and receipts.report_date between provinces.valid_from
+                                and coalesce(provinces.valid_to, date '9999-12-31')
