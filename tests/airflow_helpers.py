@@ -65,8 +65,9 @@ def run_marts(*models: str) -> str:
     from bhxh.orchestration import LOCAL_TZ
 
     dag = dags()["bhxh_marts"]
-    subset = dag.partial_subset(task_ids=[t for t in dag.task_ids if any(f".{m}_" in t for m in models)],
-                                include_upstream=True)
+    selected = [t for t in dag.task_ids if any(f".{m}." in t for m in models)]  # dbt.<model>.run/.test
+    assert selected, f"no task of {models} in bhxh_marts"
+    subset = dag.partial_subset(task_ids=selected, include_upstream=True)
     return str(subset.test(run_after=datetime.now(tz=LOCAL_TZ)).state)
 
 

@@ -70,8 +70,9 @@ def test_email_channel_and_log(monkeypatch, caplog, configured_by):
             received.append((rcpttos, data.decode() if isinstance(data, bytes) else data))
 
     port = free_port()
-    server = Server(("127.0.0.1", port), None)
-    loop = threading.Thread(target=asyncore.loop, kwargs={"timeout": 0.1}, daemon=True)
+    sockets = {}  # this server's own asyncore map: a loop left over from another test never touches it
+    server = Server(("127.0.0.1", port), None, map=sockets)
+    loop = threading.Thread(target=asyncore.loop, kwargs={"timeout": 0.1, "map": sockets}, daemon=True)
     loop.start()
     try:
         monkeypatch.delenv("BHXH_ALERT_WEBHOOK_URL", raising=False)
@@ -114,7 +115,7 @@ def test_a_collect_batch_collects_every_province_before_it_fails(fresh_db, tmp_p
     assert province_batches(["30", "31"]) == [["30"], ["31"]]
     root = tmp_path / "source"
     shutil.copytree(SHARED / "samples" / "source" / "30", root / "30")
-    context = {"data_interval_start": logical_date_for(date(2024, 5, 14)),  # report day 2024-05-15
+    context = {"data_interval_start": logical_date_for(date(2024, 5, 15)),  # the sample's report day
                "params": {"source_root": str(root), "lookback_days": 0}}
     with pytest.raises(AirflowFailException, match="ZZ"):
         collect_provinces(context, ["ZZ", "30"])
