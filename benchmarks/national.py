@@ -51,7 +51,7 @@ def start_stack():
 
     stack = Stack(free_port())
     try:
-        stack.start(components=("api-server", "scheduler", "dag-processor"))
+        stack.start(components=("api-server", "scheduler", "dag-processor", "triggerer"))
         stack.wait_ready(timeout=300)
         wait_for_dags(stack, [DAILY, MARTS], timeout=300)
         for dag_id in (DAILY, MARTS):
