@@ -36,6 +36,12 @@ class SourceError(RuntimeError):
     """A source could not be read after retries; the message says which and why."""
 
 
+class SourceAccessDenied(PermissionError):
+    """The source refused the credentials, or the server's host key is not known: permanent (retrying
+    cannot help; the configuration must change), so it is raised at once and Airflow does not retry it
+    (an OSError: see bhxh.tasks)."""
+
+
 class FileRefused(Exception):
     """A report file the pipeline will not read (a symbolic link, not a regular file, too large).
     ``str(exc)`` is a one-line reason; ``size`` is the file's size when known."""
@@ -198,6 +204,8 @@ class Source:
             except FileNotFoundError:
                 raise
             except Exception as exc:  # network errors, 5xx, timeouts, truncated bodies
+                if _denied(exc):
+                    raise SourceAccessDenied(f"{args[0]}: access denied, not retried: {exc}") from exc
                 if attempt == attempts:
                     raise SourceError(f"{args[0]}: failed after {attempt} attempts: {exc}") from exc
                 log.warning("%s: attempt %d failed (%s); retrying in %.1fs", args[0], attempt, exc, delay)
@@ -218,6 +226,20 @@ class Source:
             log.warning("%s: reconnecting failed (%s)", self.root, exc)
 
 
+def _denied(exc: Exception) -> bool:
+    """Whether ``exc`` says the source refused us (credentials, host key, HTTP 401/403): no retry."""
+    import paramiko
+
+    if isinstance(exc, (PermissionError, paramiko.AuthenticationException, paramiko.BadHostKeyException,
+                        UnknownHostKey)):
+        return True
+    return getattr(exc, "status", None) in (401, 403)  # aiohttp's ClientResponseError (http, https)
+
+
+class UnknownHostKey(Exception):
+    """An SFTP server whose host key is not in the known-hosts file (BHXH_SFTP_KNOWN_HOSTS)."""
+
+
 def _known_hosts_only(known_hosts: Path):
     """paramiko's missing-host-key policy for SFTP sources: a server whose key is not in the known-hosts
     file is refused (fsspec's default would accept any key on first sight)."""
@@ -227,7 +249,7 @@ def _known_hosts_only(known_hosts: Path):
         def missing_host_key(self, client, hostname: str, key) -> None:
             known = paramiko.HostKeys(str(known_hosts)) if known_hosts.is_file() else paramiko.HostKeys()
             if not known.check(hostname, key):
-                raise paramiko.SSHException(f"{hostname}: host key {key.fingerprint} is not in {known_hosts} "
+                raise UnknownHostKey(f"{hostname}: host key {key.fingerprint} is not in {known_hosts} "
                                             "(BHXH_SFTP_KNOWN_HOSTS)")
 
         def __repr__(self) -> str:  # fsspec keeps one connection per distinct options, compared by repr

@@ -20,7 +20,7 @@ import pytest
 
 from bhxh import pipeline
 from bhxh.generate import generate
-from bhxh.sources import Source, SourceError
+from bhxh.sources import Source, SourceAccessDenied, SourceError
 
 DAY = date(2024, 5, 15)
 PROVINCE = "01"
@@ -40,6 +40,8 @@ class FaultyHandler(SimpleHTTPRequestHandler):
         self.server.hits.append((key, fault))
         if fault == "500":
             self.send_error(500, "injected failure")
+        elif fault in ("401", "403"):
+            self.send_error(int(fault), "denied")
         elif fault == "stall":
             time.sleep(STALL_SECONDS)
             self.send_error(503, "too late")
@@ -125,6 +127,17 @@ def test_a_file_that_never_comes_fails_with_a_clear_message(server, source_root,
         source.fetch(f"{PROVINCE}/{DAY.isoformat()}/{path.name}")
     assert [fault for hit, fault in server.hits if hit == key] == ["500"] * 3
     assert time.monotonic() - started >= 0.5 + 1.0, "backoff waits between attempts"
+
+
+@pytest.mark.parametrize("status", ["401", "403"])
+def test_a_refused_request_is_not_retried(server, source_root, monkeypatch, status):
+    monkeypatch.setenv("BHXH_FETCH_ATTEMPTS", "3")
+    path = _report_files(source_root)[0]
+    key = f"/{PROVINCE}/{DAY.isoformat()}/{path.name}"
+    server.faults[key] = [status] * 3
+    with pytest.raises(SourceAccessDenied, match=rf"{path.name}: access denied, not retried: {status}"):
+        Source(_url(server)).fetch(f"{PROVINCE}/{DAY.isoformat()}/{path.name}")
+    assert [fault for hit, fault in server.hits if hit == key] == [status]  # one request: a retry cannot help
 
 
 def test_a_missing_day_is_not_an_error(server):

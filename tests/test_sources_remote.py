@@ -25,7 +25,7 @@ from moto.server import ThreadedMotoServer
 
 from bhxh import landing, pipeline
 from bhxh.generate import generate
-from bhxh.sources import Source, SourceError
+from bhxh.sources import Source, SourceAccessDenied
 
 from .sftp_server import SftpServer
 
@@ -144,24 +144,28 @@ def test_a_dropped_sftp_session_is_opened_again(fresh_db, sftp_server, source_ro
     assert len(sftp_server._transports) == sessions + 1
 
 
-def test_an_sftp_server_with_an_unknown_host_key_is_refused(sftp_server, tmp_path, monkeypatch):
-    monkeypatch.setenv("BHXH_FETCH_ATTEMPTS", "1")
+def test_an_sftp_server_with_an_unknown_host_key_is_refused_without_retrying(sftp_server, tmp_path, monkeypatch,
+                                                                             caplog):
+    monkeypatch.setenv("BHXH_FETCH_ATTEMPTS", "3")
     monkeypatch.setenv("BHXH_SFTP_PASSWORD", sftp_server.auth.password)
     other = paramiko.RSAKey.generate(1024)
     (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{sftp_server.port} ssh-rsa {other.get_base64()}\n")
     monkeypatch.setenv("BHXH_SFTP_KNOWN_HOSTS", str(tmp_path / "known_hosts"))
-    with pytest.raises(SourceError, match="host key"):
+    with pytest.raises(SourceAccessDenied, match="host key"):
         Source(f"sftp://{SFTP_USER}@127.0.0.1:{sftp_server.port}/")
     monkeypatch.setenv("BHXH_SFTP_KNOWN_HOSTS", str(tmp_path / "absent"))
-    with pytest.raises(SourceError, match="is not in"):
+    with pytest.raises(SourceAccessDenied, match="access denied, not retried: .*is not in"):
         Source(f"sftp://{SFTP_USER}@127.0.0.1:{sftp_server.port}/")
+    assert "retrying" not in caplog.text  # permanent: a second attempt could not succeed
 
 
-def test_a_wrong_sftp_password_fails_with_a_clear_message(sftp_server, monkeypatch):
-    monkeypatch.setenv("BHXH_FETCH_ATTEMPTS", "1")
+def test_a_wrong_sftp_password_fails_at_once_with_a_clear_message(sftp_server, monkeypatch, caplog):
+    monkeypatch.setenv("BHXH_FETCH_ATTEMPTS", "3")
     monkeypatch.setenv("BHXH_SFTP_KNOWN_HOSTS", str(sftp_server.known_hosts))
     monkeypatch.setenv("BHXH_SFTP_PASSWORD", "not-" + sftp_server.auth.password)
     monkeypatch.delenv("BHXH_SFTP_KEY_FILE", raising=False)
     monkeypatch.setenv("SSH_AUTH_SOCK", "")
-    with pytest.raises(SourceError, match="failed after 1 attempts: Authentication failed"):
+    with pytest.raises(SourceAccessDenied, match="access denied, not retried: Authentication failed"):
         Source(f"sftp://{SFTP_USER}@127.0.0.1:{sftp_server.port}/")
+    assert "retrying" not in caplog.text
+    assert issubclass(SourceAccessDenied, OSError)  # bhxh.tasks fails such a task without a retry
