@@ -66,23 +66,33 @@ def marts_task_group_kwargs(settings: Settings | None = None) -> dict:
 
 
 def producer_first(group) -> None:
-    """Put the watcher's producer (the one `dbt build`) upstream of the group's root tasks.
+    """Put the watcher's producer (the one `dbt build`) upstream of the group's root tasks, and make a
+    failing dbt node red on its own task.
 
     Cosmos does so only for a DbtDag; in a DbtTaskGroup the per-node tasks start beside the producer
     and wait for its results. Upstream of them, the producer runs first in every executor, ``dag.test``
     (which runs tasks one at a time) included, and each node's task then reads its result at once.
+
+    A failing test fails the whole `dbt build`, so the producer fails too. It gets no retries (Cosmos
+    skips a producer's second attempt, and a skipped producer would skip every node's task, leaving the
+    run green), and the root tasks run once it is done whatever its outcome (``all_done``): each reads
+    its node's result, so the failed test is red, the nodes that passed green, and the nodes dbt skipped
+    after the failure are skipped.
     """
+    from airflow.sdk import TriggerRule
     from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TASK_ID
 
     tasks = {task.task_id: task for task in group.iter_tasks()} if hasattr(group, "iter_tasks") else {
         task_id: task for task_id, task in group.dag.task_dict.items() if task_id.startswith(group.group_id + ".")}
     producer = tasks[f"{group.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
+    producer.retries = 0
     gate = f"{group.group_id}.{PRODUCER_WATCHER_DONE_TASK_ID}"
     for task_id, task in tasks.items():
         if task is producer or task_id == gate:
             continue
         if not set(task.upstream_task_ids) & set(tasks):
             producer >> task
+            task.trigger_rule = TriggerRule.ALL_DONE
 
 
 def ensure_manifest(settings: Settings | None = None) -> None:

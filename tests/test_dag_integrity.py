@@ -31,6 +31,9 @@ def test_tags_and_retries(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert "bhxh" in dag.tags
     for task in dag.tasks:
+        if task.task_id == "dbt.dbt_producer_watcher":  # Cosmos skips a producer's retry; its nodes' tasks retry
+            assert task.retries == 0
+            continue
         assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
 
 
