@@ -23,7 +23,14 @@ def _fields(column: pd.Series) -> list[str]:
         digits = column.to_numpy(dtype=np.int64, na_value=0).astype(str)
         return np.where(nulls, NULL, digits).tolist() if nulls.any() else digits.tolist()
     values = column.to_numpy(dtype=object)
-    texts = [v if v.__class__ is str else None if v is None or v is pd.NA or v != v else str(v) for v in values]
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        texts = [v if isinstance(v, str) else None for v in values]  # the rest are nulls
+    else:  # dates and other values: each distinct one converted once
+        codes, uniques = pd.factorize(values, sort=False)  # nulls (None, NaN, NaT, NA) -> -1
+        table = np.empty(len(uniques) + 1, dtype=object)
+        table[:-1] = [v if v.__class__ is str else str(v) for v in uniques]
+        table[-1] = None
+        texts = table[codes].tolist()
     present = [t for t in texts if t]
     if any(c in "".join(present) for c in "\\\t\n\r"):
         return [t.translate(_ESCAPES) if t else NULL for t in texts]
