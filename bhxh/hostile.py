@@ -23,6 +23,9 @@ from bhxh.canonical import DATE_COLUMNS, INTEGER_COLUMNS, MONTH_COLUMNS, PERSONA
 
 _NUMBER = re.compile(r"^[+-][\d\s.,\u00a0]*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# a cheap screen of a whole column (its distinct values joined by line breaks): a control character
+# anywhere, or a line starting with a formula's first character; only then is each value checked
+_SUSPECT = re.compile(_CONTROL.pattern + r"|^\s*[=@+-]", re.MULTILINE)
 # numbers and dates may start with a sign and are checked by their parsers; names and participant
 # codes are dropped or pseudonymised and never stored as text
 _NOT_TEXT = {"line_no", *INTEGER_COLUMNS, *DATE_COLUMNS, *MONTH_COLUMNS, *PERSONAL_COLUMNS}
@@ -50,7 +53,9 @@ def text_reasons(original: pd.DataFrame) -> dict[int, list[str]]:
     for column in original.columns:
         if column in _NOT_TEXT:
             continue
-        codes, uniques = pd.factorize(original[column], sort=False)
+        codes, uniques = pd.factorize(original[column].to_numpy(dtype=object), sort=False)
+        if not _SUSPECT.search("\n".join(u for u in uniques if isinstance(u, str))):
+            continue
         bad = {k: f"{column}: {_show(str(u))} {r}" for k, u in enumerate(uniques)
                if isinstance(u, str) and (r := cell_reason(u))}
         if not bad:

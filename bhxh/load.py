@@ -1,21 +1,50 @@
-"""The one loader: PostgreSQL COPY from in-memory CSV (never row-by-row inserts, never ``to_sql``)."""
+"""The one loader: PostgreSQL COPY from in-memory text (never row-by-row inserts, never ``to_sql``).
+
+The frame is written in COPY's text format column by column (integers and booleans through numpy,
+other values with ``str``), nulls, NaN and empty strings as NULL."""
 
 from __future__ import annotations
 
-import io
-
+import numpy as np
 import pandas as pd
 import psycopg
 
+NULL = "\\N"
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _fields(column: pd.Series) -> list[str]:
+    """The COPY text fields of one column."""
+    dtype = column.dtype
+    if pd.api.types.is_bool_dtype(dtype) and not column.hasnans:
+        return np.where(column.to_numpy(dtype=bool), "t", "f").tolist()
+    if pd.api.types.is_integer_dtype(dtype):
+        nulls = column.isna().to_numpy()
+        digits = column.to_numpy(dtype=np.int64, na_value=0).astype(str)
+        return np.where(nulls, NULL, digits).tolist() if nulls.any() else digits.tolist()
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        texts = [v if isinstance(v, str) else None for v in values]  # the rest are nulls
+    else:  # dates and other values: each distinct one converted once
+        codes, uniques = pd.factorize(values, sort=False)  # nulls (None, NaN, NaT, NA) -> -1
+        table = np.empty(len(uniques) + 1, dtype=object)
+        table[:-1] = [v if v.__class__ is str else str(v) for v in uniques]
+        table[-1] = None
+        texts = table[codes].tolist()
+    present = [t for t in texts if t]
+    if any(c in "".join(present) for c in "\\\t\n\r"):
+        return [t.translate(_ESCAPES) if t else NULL for t in texts]
+    return [t if t else NULL for t in texts]
+
 
 def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int:
-    """COPY ``frame`` (its columns named as the table's) into ``table``; nulls as empty fields."""
+    """COPY ``frame`` (its columns named as the table's) into ``table``."""
     if frame.empty:
         return 0
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, header=False, na_rep="")
-    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    columns = [_fields(frame[c]) for c in frame.columns]
+    text = "\n".join(map("\t".join, zip(*columns))) + "\n"
+    names = ", ".join(f'"{c}"' for c in frame.columns)
     with conn.cursor() as cur:
-        with cur.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '')") as copy:
-            copy.write(buffer.getvalue())
+        with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            copy.write(text)
     return len(frame)

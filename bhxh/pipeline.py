@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
@@ -201,6 +202,9 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
                             for c in outcome.checks if not c.success and c.severity == "warning"]
 
         receipts, quarantine, batch_personal = [], [], set()
+        rows_named: dict[int, set[int]] = {}  # file_id -> lines with a row-level GX failure
+        for file_id, line in outcome.row_reasons:
+            rows_named.setdefault(file_id, set()).add(line)
         for file_id, result in reads.items():
             _, province, report_day, org, path, _ = meta[file_id]
             rows, original = result.rows, result.original
@@ -211,12 +215,19 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
             in_columns, personal = privacy.personal_values(original, misaligned)
             batch_personal |= personal
             out_of_place = privacy.misplaced_reasons(original, misaligned, in_columns)
+            # every reason of a row; only the rows some check named (all of them when the file fails whole)
+            lines = rows["line_no"].to_numpy()
+            named = set(result.errors) | rows_named.get(file_id, set()) | set(not_inert) | set(out_of_place)
+            looked_at = np.ones(len(lines), dtype=bool) if file_reasons else np.isin(lines, list(named))
             reasons = [
-                file_reasons + result.errors.get(int(line), []) + outcome.row_reasons.get((file_id, int(line)), [])
-                + not_inert.get(int(line), []) + out_of_place.get(int(line), [])
-                for line in rows["line_no"]
+                file_reasons + result.errors.get(line, []) + outcome.row_reasons.get((file_id, line), [])
+                + not_inert.get(line, []) + out_of_place.get(line, [])
+                for line in lines[looked_at].tolist()
             ]
-            bad = pd.Series([bool(r) for r in reasons], index=rows.index, dtype=bool)
+            bad_at = np.zeros(len(lines), dtype=bool)
+            bad_at[np.flatnonzero(looked_at)[[bool(r) for r in reasons]]] = True
+            bad = pd.Series(bad_at, index=rows.index, dtype=bool)
+            reasons = [r for r in reasons if r]
             good = rows[~bad]
             frame = good[RECEIPT_COLUMNS].copy()
             frame.insert(0, "file_id", file_id)
@@ -229,8 +240,7 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
                 frame["extra"] = _json_records(original.loc[~bad, result.extra_columns])
             receipts.append(frame)
             if bad.any():
-                bad_reasons = privacy.scrub_quarantined(original.loc[bad], [rs for rs, b in zip(reasons, bad) if b],
-                                                        personal)
+                bad_reasons = privacy.scrub_quarantined(original.loc[bad], reasons, personal)
                 orig = original.loc[bad].drop(columns=["full_name", "line_no"], errors="ignore").copy()
                 orig = orig.map(lambda v: privacy.scrub(v, personal)).astype(object)
                 if "participant_code" in orig:

@@ -33,8 +33,10 @@ def misaligned_lines(errors: dict[int, list[str]]) -> set[int]:
 
 
 def _cells(values: pd.Series) -> set[str]:
-    distinct = pd.Series(pd.unique(values.dropna().astype(str)), dtype=object).str.strip()
-    return set(distinct[distinct.str.len() >= 5])
+    """The distinct non-null values of a column, stripped, of at least 5 characters."""
+    distinct = pd.unique(values.to_numpy(dtype=object))
+    stripped = (str(v).strip() for v in distinct if isinstance(v, str) or not pd.isna(v))
+    return {v for v in stripped if len(v) >= 5}
 
 
 # the spec's own words (labels and codes of the coded columns) are never personal data
@@ -71,8 +73,10 @@ def misplaced_reasons(original: pd.DataFrame, misaligned: set[int], in_columns: 
     for column in aligned.columns:
         if column == "line_no" or column in PERSONAL_COLUMNS:
             continue
-        codes, uniques = pd.factorize(aligned[column], sort=False)
+        codes, uniques = pd.factorize(aligned[column].to_numpy(dtype=object), sort=False)
         bad = [k for k, u in enumerate(uniques) if isinstance(u, str) and u.strip() in personal]
+        if not bad:
+            continue
         for row in np.flatnonzero(np.isin(codes, bad)):
             reasons.setdefault(int(lines[row]), []).append(
                 f"{column}: holds a participant's name or code of this file (personal data out of place)")

@@ -22,6 +22,7 @@ import secrets
 import sys
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from bhxh.settings import Settings, get_settings
@@ -70,10 +71,11 @@ def _hasher(key: bytes):
 def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     """HMAC-SHA256 (hex) of each non-null value; nulls stay null. Duplicates are hashed once."""
     digest = _hasher(key)
-    present = values.dropna().astype(str)
-    uniques = present.unique()
-    mapping = dict(zip(uniques, (digest(v) for v in uniques)))
-    return values.map(mapping, na_action="ignore").astype(object).where(values.notna(), None)
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), sort=False)  # nulls -> -1
+    digests = np.empty(len(uniques) + 1, dtype=object)
+    digests[:-1] = [digest(str(u)) for u in uniques]
+    digests[-1] = None
+    return pd.Series(digests[codes], index=values.index, dtype=object, name=values.name)
 
 
 def fingerprint(key: bytes) -> str:

@@ -87,11 +87,18 @@ _INT64_MAX = 2**63 - 1
 # text normalisation
 
 
+_MARKS = dict.fromkeys(cp for cp in range(0x10000) if unicodedata.category(chr(cp)) == "Mn")  # to delete
+
+
 def _fold(text: str) -> str:
     """Match key of a header or a label: NFC, no diacritics (đ->d), lower case, '_' and runs of
     whitespace as one space."""
     text = unicodedata.normalize("NFD", str(text).replace("\ufeff", "").replace("\u200b", ""))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    if not text.isascii():
+        if max(text) < "\U00010000":
+            text = text.translate(_MARKS)
+        else:  # beyond the BMP: the marks one by one
+            text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
     text = text.replace("đ", "d").replace("Đ", "D").lower().replace("_", " ")
     return " ".join(text.split())
 
@@ -809,8 +816,8 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
             code = int(codes[r])
             errors.setdefault(int(line_nos[r]), []).append(f"{col}: {_show(uniques[code])} {reasons[code]}")
 
-    rows_df = pd.DataFrame(rows)[["line_no", *canonical.CANONICAL_COLUMNS]]
-    original_df = pd.DataFrame(original)
+    rows_df = pd.DataFrame({c: rows[c] for c in ("line_no", *canonical.CANONICAL_COLUMNS)}, copy=False)
+    original_df = pd.DataFrame(original, copy=False)
     return ReadResult(
         rows=rows_df,
         original=original_df,

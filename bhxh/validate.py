@@ -20,6 +20,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bhxh.canonical import MERGER_DATE, PERSONAL_COLUMNS, REQUIRED_COLUMNS
@@ -138,30 +139,40 @@ def _condition_text(condition) -> str:
 
 
 def _row_frame(files: list[FileInput], loaded_receipts: frozenset = frozenset()) -> pd.DataFrame:
+    """The batch's rows, with the columns the suites check derived for all files at once."""
     from bhxh.statutory import expected_amount
 
-    frames = []
-    merger = date.fromisoformat(MERGER_DATE)
-    for f in files:
-        frame = f.rows.copy()
-        frame["_file_id"] = f.file_id
-        frame["_file_province"] = f.province_code
-        frame["org_code"] = f.org_code
-        frame["_before_merger"] = f.report_date < merger
-        collected = pd.to_datetime(frame["collected_on"], errors="coerce")
-        frame["_days_before_report"] = (pd.Timestamp(f.report_date) - collected).dt.days.astype("Int64")
-        frame["_collection_year"] = collected.dt.year.astype("Int64")
-        frame["_age_at_collection"] = (frame["_collection_year"] - frame["birth_year"].astype("Int64")).astype("Int64")
-        keys = [None if pd.isna(y) or r is None or r != r else f"{f.org_code}|{int(y)}|{r}"
-                for y, r in zip(frame["_collection_year"], frame["receipt_no"])]
-        # uniqueness within the batch: only the report versions that stay (a v1 repeats its v2's numbers)
-        frame["_receipt_key"] = keys if f.is_latest else [None] * len(keys)
-        frame["_receipt_loaded_before"] = [k is not None and tuple(k.split("|", 2)) in loaded_receipts for k in keys]
-        frames.append(frame)
-    if not frames:
+    if not files:
         return pd.DataFrame()
-    combined = pd.concat(frames, ignore_index=True)
-    combined["_expected_amount"] = expected_amount(combined)  # once for the batch: parameters per collection day
+    sizes = [len(f.rows) for f in files]
+
+    def per_file(values: list, dtype) -> np.ndarray:  # one value per file -> one per row
+        return np.repeat(np.asarray(values, dtype=dtype), sizes)
+
+    merger = date.fromisoformat(MERGER_DATE)
+    combined = pd.concat([f.rows for f in files], ignore_index=True)
+    combined["_file_id"] = per_file([f.file_id for f in files], np.int64)
+    combined["_file_province"] = per_file([f.province_code for f in files], object)
+    org = per_file([f.org_code for f in files], object)
+    combined["org_code"] = org
+    combined["_before_merger"] = per_file([f.report_date < merger for f in files], bool)
+    collected = pd.to_datetime(combined["collected_on"], errors="coerce")
+    reported = pd.Series(per_file([np.datetime64(f.report_date, "D") for f in files], "datetime64[s]"))
+    combined["_days_before_report"] = (reported - collected).dt.days.astype("Int64")
+    combined["_collection_year"] = collected.dt.year.astype("Int64")
+    combined["_age_at_collection"] = (combined["_collection_year"] - combined["birth_year"].astype("Int64")
+                                      ).astype("Int64")
+    keys = np.full(len(combined), None, dtype=object)
+    known = (combined["_collection_year"].notna() & combined["receipt_no"].notna()).to_numpy()
+    years = combined["_collection_year"].to_numpy(dtype=object)[known]
+    numbers = combined["receipt_no"].to_numpy(dtype=object)[known]
+    keys[known] = [f"{o}|{y}|{r}" for o, y, r in zip(org[known], years, numbers)]
+    # uniqueness within the batch: only the report versions that stay (a v1 repeats its v2's numbers)
+    combined["_receipt_key"] = pd.Series(np.where(per_file([f.is_latest for f in files], bool), keys, None),
+                                         dtype=object)
+    combined["_receipt_loaded_before"] = ([k is not None and tuple(k.split("|", 2)) in loaded_receipts for k in keys]
+                                          if loaded_receipts else False)
+    combined["_expected_amount"] = expected_amount(combined)  # parameters per collection day
     combined["_amount_deviation"] = (combined["amount"].astype("Int64") - combined["_expected_amount"]).astype("Int64")
     combined["_row_id"] = range(len(combined))
     return combined
@@ -186,7 +197,35 @@ def _file_frame(files: list[FileInput]) -> pd.DataFrame:
     return frame
 
 
+def _named_columns(node) -> set[str]:
+    """The columns an expectation's kwargs name (row conditions included)."""
+    if isinstance(node, list):
+        return {c for item in node for c in _named_columns(item)}
+    if not isinstance(node, dict):
+        return set()
+    found = set(node.get("column_list") or [])
+    for key, value in node.items():
+        if key in ("column", "column_A", "column_B") and isinstance(value, str):
+            found.add(value)
+        elif key == "column" and isinstance(value, dict) and isinstance(value.get("name"), str):
+            found.add(value["name"])
+        elif key != "column_list":
+            found |= _named_columns(value)
+    return found
+
+
+@lru_cache(maxsize=8)
+def suite_columns(name: str) -> frozenset[str]:
+    """Every column the suite's expectations use: GX is given only these (and ``_row_id``)."""
+    return frozenset(_named_columns([e.get("kwargs", {}) for e in json.loads(load_suite_json(name))["expectations"]]))
+
+
 def _run(suite_name: str, frame: pd.DataFrame):
+    needed = suite_columns(suite_name) | {"_row_id"}
+    frame = frame[[c for c in frame.columns if c in needed]]
+    # GX compares numpy integers in one vectorised step, nullable ones value by value: same values
+    frame = frame.astype({c: "int64" for c in frame.columns
+                          if isinstance(frame[c].dtype, pd.Int64Dtype) and not frame[c].hasnans})
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
     return batch.validate(_suite(suite_name), result_format={
         "result_format": "COMPLETE", "unexpected_index_column_names": ["_row_id"], "partial_unexpected_count": 20})
