@@ -13,33 +13,35 @@ import functools
 import logging
 from datetime import date
 
+import psycopg
+
 from bhxh.settings import Settings
 from bhxh.warehouse import connect
 
 log = logging.getLogger(__name__)
 
 
-def add_months(start: date, end: date, settings: Settings | None = None) -> int:
+def add_months(conn: psycopg.Connection, start: date, end: date) -> int:
     """Create the month partitions of raw.receipts for start..end that are missing; return how many."""
-    with connect(settings, role="loader", autocommit=True) as conn:
-        return conn.execute("select raw.add_receipt_months(%s, %s)", (start, end)).fetchone()[0]
+    return conn.execute("select raw.add_receipt_months(%s, %s)", (start, end)).fetchone()[0]
 
 
-def analyze_months(start: date, end: date, settings: Settings | None = None) -> list[str]:
+def analyze_months(conn: psycopg.Connection, start: date, end: date) -> list[str]:
     """ANALYZE the month partitions of start..end that changed enough, and the parent when due."""
-    with connect(settings, role="loader", autocommit=True) as conn:
-        return conn.execute("select raw.analyze_receipt_months(%s, %s)", (start, end)).fetchone()[0]
+    return conn.execute("select raw.analyze_receipt_months(%s, %s)", (start, end)).fetchone()[0]
 
 
 def around_load(load):
     """Decorate a loader ``load(start, end, settings=None)``: partitions before, ANALYZE after."""
     @functools.wraps(load)
     def wrapper(start: date, end: date, settings: Settings | None = None):
-        added = add_months(start, end, settings)
+        with connect(settings, role="loader", autocommit=True) as conn:
+            added = add_months(conn, start, end)
         if added:
             log.info("raw.receipts: %d month partition(s) added for %s..%s", added, start, end)
         result = load(start, end, settings)
-        analyzed = analyze_months(start, end, settings)
+        with connect(settings, role="loader", autocommit=True) as conn:
+            analyzed = analyze_months(conn, start, end)
         if analyzed:
             log.info("analyzed %s", ", ".join(analyzed))
         return result

@@ -95,8 +95,9 @@ def test_init_schema_partitions_an_existing_unpartitioned_warehouse(warehouse_ur
 
 def test_partitions_on_demand_and_rows_of_the_default_move_in(fresh_db):
     settings = get_settings()
-    assert partitions.add_months(date(2024, 12, 30), date(2025, 1, 2), settings) == 2
-    assert partitions.add_months(date(2024, 12, 30), date(2025, 1, 2), settings) == 0
+    with psycopg.connect(settings.loader_url, autocommit=True) as conn:
+        assert partitions.add_months(conn, date(2024, 12, 30), date(2025, 1, 2)) == 2
+        assert partitions.add_months(conn, date(2024, 12, 30), date(2025, 1, 2)) == 0
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         (file_id,) = conn.execute(
             "insert into raw.report_files (province_code, report_date, org_code, version, source_path, sha256, "
@@ -107,7 +108,8 @@ def test_partitions_on_demand_and_rows_of_the_default_move_in(fresh_db):
                      "select %s, g, '30', '2025-03-03', 'VNPOST', 7 from generate_series(1, 3) g", (file_id,))
     assert _rows(fresh_db, "select count(*) from raw.receipts_default") == [(3,)]
     # ... and into its month partition when that is added (by the loader, through the function only)
-    assert partitions.add_months(date(2025, 3, 1), date(2025, 3, 31), settings) == 1
+    with psycopg.connect(settings.loader_url, autocommit=True) as conn:
+        assert partitions.add_months(conn, date(2025, 3, 1), date(2025, 3, 31)) == 1
     assert _rows(fresh_db, "select count(*) from raw.receipts_default") == [(0,)]
     assert _rows(fresh_db, "select count(*), sum(amount) from raw.receipts_2025_03") == [(3, 21)]
     assert [p for p, _ in _partitions(fresh_db)] == [
