@@ -78,7 +78,7 @@ def test_init_schema_partitions_an_existing_unpartitioned_warehouse(warehouse_ur
         assert _rows(url, """select conname, contype, pg_get_constraintdef(oid) from pg_constraint
                              where conrelid = 'raw.receipts'::regclass and contype in ('p', 'f') order by 1""") == [
             ("receipts_file_id_fkey", "f", "FOREIGN KEY (file_id) REFERENCES raw.report_files(file_id)"),
-            ("receipts_pkey", "p", "PRIMARY KEY (file_id, line_no, report_date)")]
+            ("receipts_pkey", "p", "PRIMARY KEY (report_date, file_id, line_no)")]
         assert _rows(url, "select count(*) from pg_indexes where indexname like 'receipts_2024_05%receipt_no%'") == [(1,)]
         with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation):
             conn.execute("insert into raw.receipts (file_id, line_no, file_province_code, report_date, org_code) "

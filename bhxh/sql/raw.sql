@@ -42,7 +42,9 @@ $$;
 -- Partitioned by month of report_date (what a day's load and a reload touch; a year is about 30 M
 -- rows): raw.receipts_YYYY_MM, created on demand before each load (raw.add_receipt_months, called by
 -- bhxh.partitions), and raw.receipts_default for a row no month partition takes (none, when the load
--- path is followed). The key must contain the partition column, hence report_date in it.
+-- path is followed). The key must contain the partition column: report_date leads it, so that the
+-- receipts of a day's files are one range of each index (dbt's incremental read joins new files by
+-- report_date and file_id; PostgreSQL 18's skip scan serves a lookup by file_id alone).
 -- raw.quarantine and raw.dq_results stay plain tables: they grow with the bad rows and with the files
 -- (about 1 M check results a year), not with the receipts, and their lookups are by file_id.
 create table if not exists raw.receipts (
@@ -70,7 +72,7 @@ create table if not exists raw.receipts (
     state_subsidy          bigint,
     amount                 bigint,
     extra                  jsonb,  -- unknown columns, as sent
-    primary key (file_id, line_no, report_date)
+    primary key (report_date, file_id, line_no)
 ) partition by range (report_date);
 create table if not exists raw.receipts_default partition of raw.receipts default;
 
