@@ -73,6 +73,8 @@ def test_init_schema_partitions_an_existing_unpartitioned_warehouse(warehouse_ur
             ("receipts_2024_05", "FOR VALUES FROM ('2024-05-01') TO ('2024-06-01')"),
             ("receipts_default", "DEFAULT")]
         assert _rows(url, "select count(*) from raw.receipts_2024_04") == [(1000,)]
+        assert _rows(url, "select count(*) > 0 from pg_stats where schemaname = 'raw' and tablename = 'receipts' "
+                          "and inherited") == [(True,)]  # analyzed by the migration
         assert _rows(url, "select count(*) from raw.receipts_2024_05") == [(1500,)]
         # key, foreign key and the receipt_no index are on the partitioned table
         assert _rows(url, """select conname, contype, pg_get_constraintdef(oid) from pg_constraint

@@ -166,6 +166,7 @@ begin
     from pg_attribute where attrelid = 'raw.receipts_unpartitioned'::regclass and attnum > 0 and not attisdropped;
     execute format('insert into raw.receipts (%s) select %s from raw.receipts_unpartitioned', columns, columns);
     drop table raw.receipts_unpartitioned;
+    analyze raw.receipts;  -- the parent and every partition: the copied rows have no statistics yet
     raise notice 'raw.receipts partitioned by month: % .. %', first_day, last_day;
 end
 $$;
