@@ -27,7 +27,7 @@
 --
 -- Incremental: a run stamps the rows of files that stopped counting (pre_hook) and appends the
 -- receipts of loaded files not in the table yet (joining raw.receipts by report_date and file_id, its
--- primary key, reading only the new files' month partitions),
+-- primary key, reading only the new files' report days),
 -- so a new day costs its own receipts. The stamps are how the models downstream
 -- (int_coverage_periods, int_new_participants__monthly) find what changed since their last build.
 -- Each receipt gets the province its file's code meant on the file's report date.
@@ -60,9 +60,9 @@ receipts as (
 
     select * from {{ ref('stg_collections__receipts') }}
     {% if is_incremental() %}
-    -- raw.receipts is partitioned by month of report_date: only the new files' months are read
-    where report_date between (select min(report_date) from new_files)
-                          and (select max(report_date) from new_files)
+    -- raw.receipts is partitioned by month and keyed by report_date first: only the new files' days
+    -- are read, one index range each (a late file for an old day adds that day, not the months between)
+    where report_date = any(array(select distinct report_date from new_files))
     {% endif %}
 
 ),
