@@ -125,6 +125,33 @@ def test_partitions_on_demand_and_rows_of_the_default_move_in(fresh_db):
             conn.execute("select raw.add_receipt_months('2025-04-01', '2025-04-01')")
 
 
+def test_two_loads_adding_the_same_month_at_once(fresh_db):
+    """The second waits for the first's partition and takes it, without an error."""
+    import threading
+
+    settings = get_settings()
+    first = psycopg.connect(settings.loader_url)  # holds its new partition uncommitted
+    assert partitions.add_months(first, date(2026, 1, 5), date(2026, 1, 5)) == 1
+    outcome = {}
+
+    def second():
+        with psycopg.connect(settings.loader_url, autocommit=True) as conn:
+            try:
+                outcome["added"] = partitions.add_months(conn, date(2026, 1, 9), date(2026, 1, 9))
+            except psycopg.Error as exc:
+                outcome["error"] = exc
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(timeout=2)
+    assert thread.is_alive()  # waiting for the first load
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert outcome == {"added": 0}
+    assert [p for p, _ in _partitions(fresh_db)] == ["receipts_2026_01", "receipts_default"]
+
+
 SAMPLES = SHARED / "samples" / "source"
 
 

@@ -93,20 +93,25 @@ begin
                                         interval '1 month')::date loop
         part := 'receipts_' || to_char(month, 'YYYY_MM');
         continue when to_regclass('raw.' || part) is not null;
-        perform pg_advisory_xact_lock(hashtext('raw.add_receipt_months'));  -- two loads at once
-        continue when to_regclass('raw.' || part) is not null;
-        if exists (select from raw.receipts_default
-                   where report_date >= month and report_date < (month + interval '1 month')::date) then
-            execute format('create table raw.%I (like raw.receipts including all)', part);
-            execute format('with moved as (delete from raw.receipts_default where report_date >= %L and report_date < %L '
-                           'returning *) insert into raw.%I select * from moved',
-                           month, (month + interval '1 month')::date, part);
-            execute format('alter table raw.receipts attach partition raw.%I for values from (%L) to (%L)',
-                           part, month, (month + interval '1 month')::date);
-        else
-            execute format('create table raw.%I partition of raw.receipts for values from (%L) to (%L)',
-                           part, month, (month + interval '1 month')::date);
-        end if;
+        -- two loads at once: the second waits here for the first to commit; its create then finds the
+        -- first's partition (duplicate_table: the catalog this statement sees predates that commit)
+        perform pg_advisory_xact_lock(hashtext('raw.add_receipt_months'));
+        begin
+            if exists (select from raw.receipts_default
+                       where report_date >= month and report_date < (month + interval '1 month')::date) then
+                execute format('create table raw.%I (like raw.receipts including all)', part);
+                execute format('with moved as (delete from raw.receipts_default where report_date >= %L and report_date < %L '
+                               'returning *) insert into raw.%I select * from moved',
+                               month, (month + interval '1 month')::date, part);
+                execute format('alter table raw.receipts attach partition raw.%I for values from (%L) to (%L)',
+                               part, month, (month + interval '1 month')::date);
+            else
+                execute format('create table raw.%I partition of raw.receipts for values from (%L) to (%L)',
+                               part, month, (month + interval '1 month')::date);
+            end if;
+        exception when duplicate_table then
+            continue;
+        end;
         added := added + 1;
     end loop;
     return added;
