@@ -28,6 +28,7 @@ import pandas as pd
 import psycopg
 
 from bhxh import generate as gen
+from bhxh import partitions
 from bhxh.dbt_config import dbt_env
 from bhxh.load import copy_frame
 from bhxh.pipeline import init_schema
@@ -82,7 +83,9 @@ def _frame(rc, code: str) -> pd.DataFrame:
 
 
 def load_day(conn: psycopg.Connection, key: bytes, day: date, files) -> int:
-    """Register each file as loaded and COPY its receipts (participant codes pseudonymised)."""
+    """Register each file as loaded and COPY its receipts (participant codes pseudonymised), into the
+    day's month partition, analyzed after the load, as the pipeline does (``bhxh.partitions``)."""
+    partitions.add_months(conn, day, day)
     total = 0
     for code, org, frame in files:
         digest = hashlib.sha256(f"{code}/{day}/{org}/{len(frame)}".encode()).hexdigest()
@@ -98,6 +101,8 @@ def load_day(conn: psycopg.Connection, key: bytes, day: date, files) -> int:
         rows.insert(3, "report_date", day)
         rows.insert(4, "org_code", org)
         total += copy_frame(conn, "raw.receipts", rows)
+    conn.commit()
+    partitions.analyze_months(conn, day, day)
     conn.commit()
     return total
 

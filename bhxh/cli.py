@@ -141,12 +141,12 @@ def _rotate_key(conn, confirmed: bool) -> int:
     with conn.transaction():
         first, last = forget_pseudonyms(conn)
     say(f"pseudonyms forgotten; re-reading {first}..{last} with key {fingerprint(load_key())}")
-    month = first.replace(day=1) if first else None
-    while month and month <= last:
-        following = (month + timedelta(days=32)).replace(day=1)
-        summary = process_landed(max(month, first), min(following - timedelta(days=1), last))
-        say(f"  {month:%Y-%m}: {summary.files} files, {summary.rows_loaded} rows loaded")
-        month = following
+    day = first
+    while day and day <= last:  # a day at a time: a load holds its files in memory (a national month is GBs)
+        summary = process_landed(day, day)
+        if summary.files:
+            say(f"  {day}: {summary.files} files, {summary.rows_loaded} rows loaded")
+        day += timedelta(days=1)
     say("done: rebuild the marts (the bhxh_marts DAG, or dbt build), then destroy the old key")
     return 0
 

@@ -21,7 +21,7 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bhxh import access, landing, privacy
+from bhxh import access, landing, partitions, privacy
 from bhxh.canonical import CANONICAL_COLUMNS
 from bhxh.hostile import text_reasons
 from bhxh.load import copy_frame
@@ -158,6 +158,7 @@ def _json_records(frame: pd.DataFrame) -> list[str]:
             for rec in frame.to_dict(orient="records")]
 
 
+@partitions.around_load
 def process_landed(start: date, end: date, settings: Settings | None = None) -> ProcessSummary:
     """Validate and load every ``landed`` file with a report date in [start, end]."""
     from bhxh.reader import ReportRejected, read_report

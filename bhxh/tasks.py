@@ -83,10 +83,27 @@ def collect_provinces(context, province_codes: list[str]) -> list[dict]:
     return done
 
 
+def process_days(first, last) -> pipeline.ProcessSummary:
+    """``pipeline.process_landed`` for each report day first..last, oldest first, as one summary. A
+    load holds its files in memory: one day at a time keeps that to a day, also in a backfill's first
+    run, whose look-back window lands every day of the window at once (8 national days by default)."""
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    summaries = [pipeline.process_landed(day, day) for day in days]
+    with_files = [s for s in summaries if s.files] or summaries[-1:]
+    total = with_files[0]
+    for summary in with_files[1:]:
+        for name, value in summary.as_dict().items():
+            if isinstance(value, (int, list)):
+                setattr(total, name, getattr(total, name) + value)
+        total.run_id += f" {summary.run_id}"
+        total.data_docs_url = summary.data_docs_url or total.data_docs_url
+    return total
+
+
 def validate_and_load_day(context) -> dict:
     day = report_day(context["data_interval_start"])
     lookback = int(context["params"]["lookback_days"])
-    summary = pipeline.process_landed(day - timedelta(days=lookback), day)
+    summary = process_days(day - timedelta(days=lookback), day)
     log.info("run %s: %d files, %d loaded, %d quarantined whole, %d rejected; rows %d received, %d loaded, "
              "%d quarantined", summary.run_id, summary.files, summary.loaded, summary.quarantined_files,
              summary.rejected_files, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)

@@ -24,7 +24,29 @@ create table if not exists raw.report_files (
     unique (province_code, report_date, org_code, sha256)
 );
 
+-- A warehouse from before partitioning has a plain raw.receipts: set it aside here; it is copied into
+-- the partitioned table and dropped below, all within this file's one transaction (init_schema).
+do $$
+begin
+    if exists (select from pg_class c join pg_namespace n on n.oid = c.relnamespace
+               where n.nspname = 'raw' and c.relname = 'receipts' and c.relkind = 'r') then
+        alter table raw.receipts rename to receipts_unpartitioned;
+        alter table raw.receipts_unpartitioned drop constraint receipts_pkey;  -- names the new table takes
+        alter table raw.receipts_unpartitioned drop constraint if exists receipts_file_id_fkey;
+        drop index if exists raw.receipts_receipt_no;
+    end if;
+end
+$$;
+
 -- One row per loaded receipt; personal data already pseudonymised, names dropped.
+-- Partitioned by month of report_date (what a day's load and a reload touch; a year is about 30 M
+-- rows): raw.receipts_YYYY_MM, created on demand before each load (raw.add_receipt_months, called by
+-- bhxh.partitions), and raw.receipts_default for a row no month partition takes (none, when the load
+-- path is followed). The key must contain the partition column: report_date leads it, so that the
+-- receipts of a day's files are one range of each index (dbt's incremental read joins new files by
+-- report_date and file_id; PostgreSQL 18's skip scan serves a lookup by file_id alone).
+-- raw.quarantine and raw.dq_results stay plain tables: they grow with the bad rows and with the files
+-- (about 1 M check results a year), not with the receipts, and their lookups are by file_id.
 create table if not exists raw.receipts (
     file_id                bigint  not null references raw.report_files (file_id),
     line_no                integer not null,  -- line in the source file (1-based, header included)
@@ -50,8 +72,109 @@ create table if not exists raw.receipts (
     state_subsidy          bigint,
     amount                 bigint,
     extra                  jsonb,  -- unknown columns, as sent
-    primary key (file_id, line_no)
-);
+    primary key (report_date, file_id, line_no)
+) partition by range (report_date);
+create table if not exists raw.receipts_default partition of raw.receipts default;
+
+-- The month partitions of first_day..last_day that do not exist yet. Rows of such a month already in
+-- the default partition move into the new partition. SECURITY DEFINER: creating a partition takes
+-- the parent's owner; the loader may only call this (its grant is in security.sql). Partitions get
+-- the privileges of the schema's default privileges (security.sql), like any table the owner creates;
+-- reads and writes through raw.receipts check only raw.receipts' own grants.
+create or replace function raw.add_receipt_months(first_day date, last_day date) returns integer
+    language plpgsql security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+    month date;
+    part text;
+    added integer := 0;
+begin
+    for month in select generate_series(date_trunc('month', first_day), date_trunc('month', last_day),
+                                        interval '1 month')::date loop
+        part := 'receipts_' || to_char(month, 'YYYY_MM');
+        continue when to_regclass('raw.' || part) is not null;
+        -- two loads at once: the second waits here for the first to commit; its create then finds the
+        -- first's partition (duplicate_table: the catalog this statement sees predates that commit)
+        perform pg_advisory_xact_lock(hashtext('raw.add_receipt_months'));
+        begin
+            if exists (select from raw.receipts_default
+                       where report_date >= month and report_date < (month + interval '1 month')::date) then
+                execute format('create table raw.%I (like raw.receipts including all)', part);
+                execute format('with moved as (delete from raw.receipts_default where report_date >= %L and report_date < %L '
+                               'returning *) insert into raw.%I select * from moved',
+                               month, (month + interval '1 month')::date, part);
+                execute format('alter table raw.receipts attach partition raw.%I for values from (%L) to (%L)',
+                               part, month, (month + interval '1 month')::date);
+            else
+                execute format('create table raw.%I partition of raw.receipts for values from (%L) to (%L)',
+                               part, month, (month + interval '1 month')::date);
+            end if;
+        exception when duplicate_table then
+            continue;
+        end;
+        added := added + 1;
+    end loop;
+    return added;
+end
+$$;
+
+-- After a load: ANALYZE the month partitions of first_day..last_day that changed by 10% or more since
+-- their last ANALYZE (or never had one), and the parent (ANALYZE ONLY: its own statistics over all
+-- partitions, which autovacuum never gathers) when the partitions' rows grew 10% or more since. Those
+-- are autovacuum's thresholds, applied at once so that the marts built right after a load are planned
+-- with the new day's statistics. Returns the tables analyzed.
+create or replace function raw.analyze_receipt_months(first_day date, last_day date) returns text[]
+    language plpgsql security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+    part record;
+    done text[] := '{}';
+    parent_rows real;
+    partition_rows real;
+begin
+    for part in select c.oid::regclass as rel
+                from pg_inherits i join pg_class c on c.oid = i.inhrelid
+                left join pg_stat_all_tables s on s.relid = c.oid
+                where i.inhparent = 'raw.receipts'::regclass
+                  and c.relname in (select 'receipts_' || to_char(m, 'YYYY_MM') from generate_series(
+                          date_trunc('month', first_day), date_trunc('month', last_day), interval '1 month') m)
+                  and (c.reltuples < 0 or coalesce(s.n_mod_since_analyze, 0) >= 0.1 * greatest(c.reltuples, 1)) loop
+        execute format('analyze %s', part.rel);
+        done := done || part.rel::text;
+    end loop;
+    select reltuples into parent_rows from pg_class where oid = 'raw.receipts'::regclass;
+    select sum(greatest(c.reltuples, 0)) into partition_rows
+    from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'raw.receipts'::regclass;
+    if parent_rows < 0 or partition_rows >= 1.1 * parent_rows + 1000 then
+        analyze only raw.receipts;
+        done := done || 'raw.receipts'::text;
+    end if;
+    return done;
+end
+$$;
+
+-- The receipts of a warehouse from before partitioning (set aside above), into their month partitions.
+do $$
+declare
+    first_day date;
+    last_day date;
+    columns text;
+begin
+    if to_regclass('raw.receipts_unpartitioned') is null then
+        return;
+    end if;
+    select min(report_date), max(report_date) into first_day, last_day from raw.receipts_unpartitioned;
+    if first_day is not null then
+        perform raw.add_receipt_months(first_day, last_day);
+    end if;
+    select string_agg(format('%I', attname), ', ' order by attnum) into columns
+    from pg_attribute where attrelid = 'raw.receipts_unpartitioned'::regclass and attnum > 0 and not attisdropped;
+    execute format('insert into raw.receipts (%s) select %s from raw.receipts_unpartitioned', columns, columns);
+    drop table raw.receipts_unpartitioned;
+    analyze raw.receipts;  -- the parent and every partition: the copied rows have no statistics yet
+    raise notice 'raw.receipts partitioned by month: % .. %', first_day, last_day;
+end
+$$;
 
 -- Rows (or whole files) that failed validation, with their original values and every reason.
 create table if not exists raw.quarantine (
@@ -110,4 +233,5 @@ create table if not exists raw.expected_reports (
     primary key (province_code, report_date, org_code)
 );
 -- receipt numbers are unique per organisation and year: looked up across days by validation
+-- (created after the migration's copy above: building it once is cheaper than maintaining it per row)
 create index if not exists receipts_receipt_no on raw.receipts (receipt_no);

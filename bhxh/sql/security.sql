@@ -50,6 +50,10 @@ grant select, insert, update on all tables in schema raw to bhxh_loader;
 grant delete on raw.expected_reports to bhxh_loader;  -- the registry's expectations of a day are replaced whole
 grant usage on all sequences in schema raw to bhxh_loader;
 grant select on all tables in schema raw to bhxh_transformer;
+-- month partitions of raw.receipts: the loader adds them before a load and analyzes them after
+-- (bhxh.partitions); only through these functions, never by DDL of its own
+revoke all on function raw.add_receipt_months(date, date), raw.analyze_receipt_months(date, date) from public;
+grant execute on function raw.add_receipt_months(date, date), raw.analyze_receipt_months(date, date) to bhxh_loader;
 alter default privileges in schema raw grant select, insert, update on tables to bhxh_loader;
 alter default privileges in schema raw grant usage on sequences to bhxh_loader;
 alter default privileges in schema raw grant select on tables to bhxh_transformer;

@@ -26,7 +26,8 @@
 -- (counted_until). int_receipts__counted is its current part (counted_until is null).
 --
 -- Incremental: a run stamps the rows of files that stopped counting (pre_hook) and appends the
--- receipts of loaded files not in the table yet (joining raw.receipts by file_id, its primary key),
+-- receipts of loaded files not in the table yet (joining raw.receipts by report_date and file_id, its
+-- primary key, reading only the new files' report days),
 -- so a new day costs its own receipts. The stamps are how the models downstream
 -- (int_coverage_periods, int_new_participants__monthly) find what changed since their last build.
 -- Each receipt gets the province its file's code meant on the file's report date.
@@ -35,7 +36,7 @@ with
 
 files as (
 
-    select file_id, file_version
+    select file_id, file_version, report_date
     from {{ ref('stg_collections__report_files') }}
     where file_status = 'loaded'
 
@@ -58,6 +59,11 @@ new_files as (
 receipts as (
 
     select * from {{ ref('stg_collections__receipts') }}
+    {% if is_incremental() %}
+    -- raw.receipts is partitioned by month and keyed by report_date first: only the new files' days
+    -- are read, one index range each (a late file for an old day adds that day, not the months between)
+    where report_date = any(array(select distinct report_date from new_files))
+    {% endif %}
 
 ),
 
@@ -77,7 +83,8 @@ select
 
 from new_files
 inner join receipts
-    on receipts.file_id = new_files.file_id
+    on receipts.report_date = new_files.report_date
+   and receipts.file_id = new_files.file_id
 left join provinces
     on provinces.province_code = receipts.file_province_code
    and receipts.report_date between provinces.valid_from
