@@ -30,6 +30,16 @@
 -- so a new day costs its own receipts. The stamps are how the models downstream
 -- (int_coverage_periods, int_new_participants__monthly) find what changed since their last build.
 -- Each receipt gets the province its file's code meant on the file's report date.
+-- The new files' ids are passed as a literal array (looked up when the model is compiled), so
+-- PostgreSQL reads their receipts through the primary key instead of scanning raw.receipts.
+{%- set new_file_ids = '' -%}
+{%- if execute and is_incremental() -%}
+    {%- set new_file_ids = run_query(
+        "select coalesce(string_agg(files.file_id::text, ','), '') from " ~ ref('stg_collections__report_files')
+        ~ " as files where files.file_status = 'loaded' and not exists (select 1 from " ~ this
+        ~ " as versions where versions.file_id = files.file_id and versions.counted_until is null)"
+    ).columns[0].values()[0] -%}
+{%- endif %}
 
 with
 
@@ -46,11 +56,7 @@ new_files as (
     select files.*
     from files
     {% if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as versions
-        where versions.file_id = files.file_id
-          and versions.counted_until is null
-    )
+    where files.file_id = any(array[{{ new_file_ids }}]::bigint[])
     {% endif %}
 
 ),
@@ -58,6 +64,9 @@ new_files as (
 receipts as (
 
     select * from {{ ref('stg_collections__receipts') }}
+    {% if is_incremental() %}
+    where file_id = any(array[{{ new_file_ids }}]::bigint[])
+    {% endif %}
 
 ),
 
