@@ -8,7 +8,8 @@ raw.receipts with the project's loader (``bhxh.load.copy_frame``, COPY), partici
 pseudonymised as the pipeline does; the validation and the Airflow runs are skipped (benchmarked
 elsewhere). Each history gets a database of its own; the history is built once with ``dbt build``
 (not timed), then one more day is loaded and the timed figure is ``dbt build`` of the whole project,
-the selection the marts DAG runs. Prints ``bench NAME VALUE UNIT`` lines; the goal is
+the selection the marts DAG runs. Prints ``bench NAME VALUE UNIT`` lines (and, as ``#`` lines, the
+slowest models of each timed build, from dbt's run_results.json); the goal is
 incremental_365_vs_30 <= 1.3 (the cost follows the new data, not the history).
 """
 

@@ -4,7 +4,7 @@
     or inside a campaign goal's window (the goal's year). -#}
 {% macro campaign_changed_years() -%}
     select distinct years.year
-    from {{ ref('int_receipts__versions') }} as changed
+    from (select * from {{ ref('int_receipts__versions') }}) as changed
     cross join lateral (
         select extract(year from changed.collected_on)::int as year
         where extract(month from changed.collected_on) in (4, 5)
@@ -13,7 +13,7 @@
         where extract(month from changed.collected_on) = 5
         union all
         select goals.year
-        from {{ ref('stg_reference__campaign_targets') }} as goals
+        from (select * from {{ ref('stg_reference__campaign_targets') }}) as goals
         where changed.collected_on between goals.window_start and goals.window_end
     ) as years
     where changed.transaction_type = 'new'

@@ -72,7 +72,7 @@ new_receipts as (
         nullif(receipts.district_code, '') as district_code,
         receipts.collected_on,
         date_trunc('month', receipts.collected_on)::date as month
-    from {{ ref('int_receipts__counted') }} as receipts
+    from (select * from {{ ref('int_receipts__counted') }}) as receipts
     {% if is_incremental() %}
     inner join (select distinct first_day, last_day from needed_days) as needed
         on receipts.collected_on between needed.first_day and needed.last_day

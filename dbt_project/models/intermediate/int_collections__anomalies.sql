@@ -53,7 +53,7 @@ daily as (
         sum(receipts)::numeric as receipts,
         sum(amount_vnd)::numeric as amount_vnd
 
-    from {{ ref('fct_daily_collections') }} as collections
+    from (select * from {{ ref('fct_daily_collections') }}) as collections
     {% if is_incremental() %}
     -- the days the recomputed days' windows read: the 28 days before, the prior year's -28 .. +14
     where exists (

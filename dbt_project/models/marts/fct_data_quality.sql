@@ -23,7 +23,7 @@ with
 
 checks as (
 
-    select * from {{ ref('stg_collections__dq_results') }} as checks
+    select * from (select * from {{ ref('stg_collections__dq_results') }}) as checks
     {% if is_incremental() %}
     where checks.checked_at > {{ last_built_at('checked_at', 'file_id is not null') }} - interval '1 day'
       and not exists (
