@@ -16,8 +16,9 @@
 -- Incremental: raw.dq_results only grows (one insert per validation run and file); a run appends the
 -- (run, file) results not in the table yet, looking only at those checked since a day before the
 -- latest one it holds (index on checked_at: a validation transaction is never a day long). The
--- anomaly rows (file_id null) are replaced by the flagged rows of int_collections__anomalies, itself
--- incremental: a handful per day, so the cost follows the new data, not the history.
+-- anomaly rows (file_id null) are all replaced by the flagged rows of int_collections__anomalies
+-- (itself incremental): a handful a day, so this part still grows with history, but slowly (it reads
+-- the scored table, one row per province, day, scheme and measure).
 
 with
 
