@@ -8,7 +8,8 @@ raw.receipts with the project's loader (``bhxh.load.copy_frame``, COPY), partici
 pseudonymised as the pipeline does; the validation and the Airflow runs are skipped (benchmarked
 elsewhere). Each history gets a database of its own; the history is built once with ``dbt build``
 (not timed), then one more day is loaded and the timed figure is ``dbt build`` of the whole project,
-the selection the marts DAG runs. Prints ``bench NAME VALUE UNIT`` lines; the goal is
+the selection the marts DAG runs. Prints ``bench NAME VALUE UNIT`` lines (and, as ``#`` lines, the
+slowest models of each timed build, from dbt's run_results.json); the goal is
 incremental_365_vs_30 <= 1.3 (the cost follows the new data, not the history).
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -122,6 +124,14 @@ def dbt_build(*extra: str) -> float:
     return time.perf_counter() - started
 
 
+def slowest_models(count: int = 8) -> list[tuple[str, float]]:
+    """The slowest nodes of the last ``dbt_build`` (its run_results.json): (model, seconds)."""
+    results = json.loads((get_settings().dbt_project_dir / "target" / "bench" / "run_results.json").read_text())
+    timed = [(r["unique_id"].split(".")[-1], r["execution_time"]) for r in results["results"]
+             if r["unique_id"].startswith("model.")]
+    return sorted(timed, key=lambda item: -item[1])[:count]
+
+
 def fresh_database(days: int) -> psycopg.Connection:
     name = DATABASE.format(days=days)
     admin = get_settings().warehouse_url.rsplit("/", 1)[0] + "/postgres"
@@ -170,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
         new_rows = load_day(conn, key, new_day, new_files)
         seconds[n] = dbt_build()
         print(f"bench incremental_day_after_{n} {seconds[n]:.1f} s  # {new_rows:,} new receipts", flush=True)
+        for model, model_seconds in slowest_models():
+            print(f"#   day after {n}: {model} {model_seconds:.2f} s", flush=True)
         conn.close()
     if len(lengths) == 2:
         short, long_ = lengths

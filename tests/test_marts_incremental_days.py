@@ -22,7 +22,14 @@ INTERMEDIATE = {
     "int_new_participants__monthly": "select province_key, province_code, district_code, month, scheme, new_receipts,"
                                      " new_participants from intermediate.int_new_participants__monthly",
     "int_active_participants__monthly": "select * from intermediate.int_active_participants__monthly",
+    "int_campaign_month__new_participants": "select level, province_key, province_code, district_code, year, scheme,"
+                                            " bucket, participants from intermediate.int_campaign_month__new_participants",
+    "int_collections__anomalies": "select run_id, province_key, province_code, report_date, check_name, is_anomaly,"
+                                  " sample_values from intermediate.int_collections__anomalies",
 }
+# May 2024 per (level, province code, district): new participants in May, TN (hand-computed below)
+CAMPAIGN = """select level, province_code, district_code, new_in_may, new_in_april, new_in_may_prior_year
+              from marts.fct_campaign_month where year = 2024 and scheme = 'TN'"""
 
 
 @pytest.fixture
@@ -78,6 +85,11 @@ def test_day_by_day_equals_full_refresh(database, tmp_path):
              ("30", p["p6"], "new", date(2024, 6, 1), 1, "TN")])
     load_source(source, D3, D3)
     _build(target)
+    # May 2024 (p6 is June's): province 30 p1, p3 (D1), p4 (D2); province 01 q5
+    assert sorted(query(database, CAMPAIGN), key=repr) == sorted([
+        ("national", None, None, 4, 0, 0),
+        ("province", "30", None, 3, 0, 0), ("district", "30", "288", 3, 0, 0),
+        ("province", "01", None, 1, 0, 0), ("district", "01", "001", 1, 0, 0)], key=repr)
 
     # D4: a new day, and a late v2 of D1 that drops p2's arrears and adds p7 with arrears from April
     day(D4, [("30", p["p4"], "continued", date(2024, 9, 1), 3, "TN")])
@@ -89,6 +101,11 @@ def test_day_by_day_equals_full_refresh(database, tmp_path):
         ("superseded",), ("loaded",)]
     _build(target)
     incremental = _snapshot(database)
+    # the late v2 of 30 May changed May: p7 is new there too
+    assert sorted(query(database, CAMPAIGN), key=repr) == sorted([
+        ("national", None, None, 5, 0, 0),
+        ("province", "30", None, 4, 0, 0), ("district", "30", "288", 4, 0, 0),
+        ("province", "01", None, 1, 0, 0), ("district", "01", "001", 1, 0, 0)], key=repr)
 
     # hand-computed: province 30, TN. p1 covers 2024-05 .. 2025-01 (refund takes 2025-02..04),
     # p2 (after the v2) 2024-06 .. 08, p3 2024-05 .. 10, p4 2024-06 .. 11, p6 2024-06, p7 2024-04 .. 06

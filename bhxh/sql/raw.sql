@@ -199,6 +199,8 @@ create table if not exists raw.dq_results (
     checked_at        timestamptz not null default now()
 );
 create index if not exists dq_results_day on raw.dq_results (report_date, province_code);
+-- the incremental marts.fct_data_quality looks only at the results checked since its last build
+create index if not exists dq_results_checked_at on raw.dq_results (checked_at);
 
 -- Monthly provincial summaries from the social insurance offices.
 create table if not exists raw.monthly_summaries (

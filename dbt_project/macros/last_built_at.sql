@@ -1,9 +1,10 @@
-{#- The model's last build time (max built_at of {{ this }}) as a literal, '-infinity' on a full
-    build: a literal (not a subquery) lets PostgreSQL estimate `stamp > it` and use the indexes on the
-    stamps, so finding what changed costs the change, not the table. -#}
-{% macro last_built_at() -%}
+{#- The model's last build time (max built_at of {{ this }}, or max of `column` over the rows
+    matching `where`) as a literal, '-infinity' on a full build: a literal (not a subquery) lets
+    PostgreSQL estimate `stamp > it` and use the indexes on the stamps, so finding what changed costs
+    the change, not the table. -#}
+{% macro last_built_at(column='built_at', where='true') -%}
     {%- if execute and is_incremental() -%}
-        {%- set result = run_query("select coalesce(max(built_at), '-infinity')::text from " ~ this) -%}
+        {%- set result = run_query("select coalesce(max(" ~ column ~ "), '-infinity')::text from " ~ this ~ " where " ~ where) -%}
         '{{ result.columns[0].values()[0] }}'::timestamptz
     {%- else -%}
         '-infinity'::timestamptz

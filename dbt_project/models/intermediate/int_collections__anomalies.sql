@@ -1,3 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        indexes=[{'columns': ['built_at']}, {'columns': ['province_code', 'report_date']}],
+        pre_hook="{% if is_incremental() %}
+            delete from {{ this }} as scored
+            using ({{ anomaly_recomputed_days() }}) as recomputed
+            where scored.province_code = recomputed.province_code
+              and scored.report_date between recomputed.first_day and recomputed.last_day
+        {% endif %}"
+    )
+}}
 -- Collection anomalies: per province and scheme, each report day's receipt count and amount against
 -- a trailing baseline that knows the seasons. Warnings, never rejections (fct_data_quality).
 --
@@ -8,8 +22,24 @@
 --             year is not in the warehouse). This carries the May campaign and the December peak.
 --   expected  baseline x season; flagged when observed is outside [0.33, 3] x expected.
 --   Days in the Tết season are never flagged.
+--
+-- One row per scored day (province, scheme, measure; is_anomaly says whether it is flagged).
+-- Incremental: a run recomputes only the report days whose receipts changed since its last build
+-- and the days whose windows hold them (macro anomaly_recomputed_days: the next 28 days, the same
+-- season a year later), reading from fct_daily_collections only the days those windows need; their
+-- rows are deleted first (pre_hook). A new day costs its windows, not the history.
+
+-- depends_on: {{ ref('int_receipts__versions') }}
 
 with
+
+{% if is_incremental() %}
+recomputed as (
+
+    {{ anomaly_recomputed_days() }}
+
+),
+{% endif %}
 
 daily as (
 
@@ -23,7 +53,18 @@ daily as (
         sum(receipts)::numeric as receipts,
         sum(amount_vnd)::numeric as amount_vnd
 
-    from {{ ref('fct_daily_collections') }}
+    from (select * from {{ ref('fct_daily_collections') }}) as collections
+    {% if is_incremental() %}
+    -- the days the recomputed days' windows read: the 28 days before, the prior year's -28 .. +14
+    where exists (
+        select 1 from recomputed
+        where recomputed.province_code = collections.province_code
+          and (collections.report_date between recomputed.first_day - 30 and recomputed.last_day
+               or collections.report_date
+                  between (recomputed.first_day - interval '1 year' - interval '30 days')::date
+                      and (recomputed.last_day - interval '1 year' + interval '16 days')::date)
+    )
+    {% endif %}
     group by 1, 2, 3, 4
 
 ),
@@ -81,15 +122,36 @@ scored as (
     ) as windowed
     where not windowed.in_tet_season
 
+),
+
+flagged as (
+
+    select
+        scored.*,
+        baseline_days >= 4
+          and median_value > 0
+          and (observed < 0.33 * median_value::numeric * season_factor
+               or observed > 3 * median_value::numeric * season_factor) as is_anomaly
+    from scored
+    {% if is_incremental() %}
+    where exists (
+        select 1 from recomputed
+        where recomputed.province_code = scored.province_code
+          and scored.report_date between recomputed.first_day and recomputed.last_day
+    )
+    {% endif %}
+
 )
 
 select
     'anomaly:' || report_date::text as run_id,
+    province_key,
     province_code,
     report_date,
     'anomaly.' || measure || '(' || scheme || ')' as check_name,
+    is_anomaly,
     null::bigint as observed,
-    jsonb_build_object(
+    case when is_anomaly then jsonb_build_object(
         'scheme', scheme,
         'observed', observed,
         'expected', round(median_value::numeric * season_factor, 0),
@@ -97,11 +159,7 @@ select
         'baseline_days', baseline_days,
         'season_factor', round(season_factor, 3),
         'ratio', round(observed / nullif(median_value::numeric * season_factor, 0), 3)
-    ) as sample_values,
-    now() as checked_at
+    ) end as sample_values,
+    now() as built_at
 
-from scored
-where baseline_days >= 4
-  and median_value > 0
-  and (observed < 0.33 * median_value::numeric * season_factor
-       or observed > 3 * median_value::numeric * season_factor)
+from flagged

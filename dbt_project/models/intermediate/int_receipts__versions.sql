@@ -31,6 +31,16 @@
 -- so a new day costs its own receipts. The stamps are how the models downstream
 -- (int_coverage_periods, int_new_participants__monthly) find what changed since their last build.
 -- Each receipt gets the province its file's code meant on the file's report date.
+-- The new files' ids are passed as a literal array (looked up when the model is compiled), so
+-- PostgreSQL reads their receipts through the primary key instead of scanning raw.receipts.
+{%- set new_file_ids = '' -%}
+{%- if execute and is_incremental() -%}
+    {%- set new_file_ids = run_query(
+        "select coalesce(string_agg(files.file_id::text, ','), '') from " ~ ref('stg_collections__report_files')
+        ~ " as files where files.file_status = 'loaded' and not exists (select 1 from " ~ this
+        ~ " as versions where versions.file_id = files.file_id and versions.counted_until is null)"
+    ).columns[0].values()[0] -%}
+{%- endif %}
 
 with
 
@@ -47,11 +57,7 @@ new_files as (
     select files.*
     from files
     {% if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as versions
-        where versions.file_id = files.file_id
-          and versions.counted_until is null
-    )
+    where files.file_id = any(array[{{ new_file_ids }}]::bigint[])
     {% endif %}
 
 ),
@@ -60,9 +66,11 @@ receipts as (
 
     select * from {{ ref('stg_collections__receipts') }}
     {% if is_incremental() %}
-    -- raw.receipts is partitioned by month and keyed by report_date first: only the new files' days
-    -- are read, one index range each (a late file for an old day adds that day, not the months between)
+    -- raw.receipts is partitioned by month and keyed by (report_date, file_id, line_no): only the new
+    -- files' days are read (a late file for an old day adds that day, not the months between), and in
+    -- them only the new files, through the key
     where report_date = any(array(select distinct report_date from new_files))
+      and file_id = any(array[{{ new_file_ids }}]::bigint[])
     {% endif %}
 
 ),

@@ -15,22 +15,16 @@
 -- scheme TN gets the default 50 over the calendar month of May, flagged in campaign_goal_status
 -- (the articles' figure applied by analogy, not the province's own goal). A national goal
 -- (10,000 in the 2022 launch) applies to the national row over its window.
+--
+-- The distinct counts come from int_campaign_month__new_participants (incremental: a day recounts
+-- only the campaign years it touches); this model pivots them and joins the goals and the stock
+-- from the monthly marts, all small: it never reads the receipts.
 
 with
 
-receipts as (
+new_participants as (
 
-    select * from {{ ref('int_receipts__counted') }}
-    where transaction_type = 'new'
-      and origin_province_key is not null
-      and participant_key is not null
-      and collected_on is not null
-
-),
-
-lineage as (
-
-    select * from {{ ref('int_provinces__lineage') }}
+    select * from {{ ref('int_campaign_month__new_participants') }}
 
 ),
 
@@ -76,92 +70,21 @@ goals as (
 
 ),
 
-new_receipts as (
-
-    select
-        participant_key,
-        scheme,
-        origin_province_key,
-        nullif(district_code, '') as district_code,
-        collected_on,
-        date_trunc('month', collected_on)::date as month
-    from receipts
-
-),
-
--- each receipt counted for the row years it belongs to: May / April of year Y, May of Y - 1
-buckets as (
-
-    select *, extract(year from month)::int as row_year, 'may' as bucket
-    from new_receipts where extract(month from month) = 5
-    union all
-    select *, extract(year from month)::int, 'april'
-    from new_receipts where extract(month from month) = 4
-    union all
-    select *, extract(year from month)::int + 1, 'may_prior_year'
-    from new_receipts where extract(month from month) = 5
-
-),
-
--- receipts inside a campaign goal's window (TN only)
-windowed as (
-
-    select
-        new_receipts.*,
-        goals.year as row_year,
-        'window:' || goals.campaign_id as bucket
-    from new_receipts
-    inner join goals
-        on new_receipts.collected_on between goals.window_start and goals.window_end
-    where new_receipts.scheme = 'TN'
-
-),
-
-attributed as (
-
-    select
-        lineage.target_province_key as province_key,
-        lineage.target_province_code as province_code,
-        -- districts were abolished on 2025-07-01: no district rows after that
-        case when make_date(all_buckets.row_year, 5, 1) < date '2025-07-01'
-             then all_buckets.district_code end as district_code,
-        all_buckets.row_year as year,
-        all_buckets.scheme,
-        all_buckets.bucket,
-        all_buckets.participant_key
-    from (
-        select participant_key, scheme, origin_province_key, district_code, row_year, bucket from buckets
-        union all
-        select participant_key, scheme, origin_province_key, district_code, row_year, bucket from windowed
-    ) as all_buckets
-    inner join lineage
-        on lineage.origin_province_key = all_buckets.origin_province_key
-       and make_date(all_buckets.row_year, 5, 1) between lineage.target_valid_from and lineage.target_valid_to
-
-),
-
 counted as (
 
+    -- a row for every key with a new participant in any bucket (campaign windows included)
     select
-        case
-            when grouping(province_key) = 1 then 'national'
-            when grouping(district_code) = 1 then 'province'
-            else 'district'
-        end as level,
+        level,
         province_key,
         province_code,
         district_code,
         year,
         scheme,
-        count(distinct participant_key) filter (where bucket = 'may') as new_in_may,
-        count(distinct participant_key) filter (where bucket = 'april') as new_in_april,
-        count(distinct participant_key) filter (where bucket = 'may_prior_year') as new_in_may_prior_year
-    from attributed
-    group by grouping sets (
-        (year, scheme),
-        (province_key, province_code, year, scheme),
-        (province_key, province_code, district_code, year, scheme)
-    )
+        coalesce(sum(participants) filter (where bucket = 'may'), 0) as new_in_may,
+        coalesce(sum(participants) filter (where bucket = 'april'), 0) as new_in_april,
+        coalesce(sum(participants) filter (where bucket = 'may_prior_year'), 0) as new_in_may_prior_year
+    from new_participants
+    group by 1, 2, 3, 4, 5, 6
 
 ),
 
@@ -172,10 +95,10 @@ window_counts as (
         district_code,
         year,
         bucket,
-        count(distinct participant_key) as new_in_window
-    from attributed
+        participants as new_in_window
+    from new_participants
     where bucket like 'window:%'
-    group by grouping sets ((year, bucket), (province_key, district_code, year, bucket))
+      and level in ('national', 'district')
 
 ),
 
@@ -184,9 +107,8 @@ rows_kept as (
     select counted.*
     from counted
     cross join horizon
-    -- a year appears once the data reach its April; districts only while they exist
+    -- a year appears once the data reach its April (districts only while they exist: upstream)
     where make_date(counted.year, 4, 1) <= horizon.data_through
-      and not (counted.level = 'district' and counted.district_code is null)
 
 ),
 

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        indexes=[{'columns': ['province_code', 'report_date']}],
         pre_hook="{% if is_incremental() %}
             delete from {{ this }} as current_rows
             where not exists (
