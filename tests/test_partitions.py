@@ -5,7 +5,6 @@ and the loader's and transformer's access through the parent, against the real P
 from __future__ import annotations
 
 import shutil
-import subprocess
 from datetime import date
 
 import psycopg
@@ -16,7 +15,7 @@ from bhxh.settings import get_settings
 
 from .conftest import ROOT, SHARED, scratch_database
 
-OLD_RAW_SQL_COMMIT = "2436861"  # the raw schema before partitioning (main's HEAD when it began)
+OLD_RAW_SQL = ROOT / "tests" / "fixtures" / "raw_unpartitioned.sql"  # the raw schema before partitioning (commit 2436861)
 
 
 def _rows(url, query, *args):
@@ -31,8 +30,7 @@ def _partitions(url):
 
 
 def test_init_schema_partitions_an_existing_unpartitioned_warehouse(warehouse_url):
-    old_sql = subprocess.run(["git", "show", f"{OLD_RAW_SQL_COMMIT}:bhxh/sql/raw.sql"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
+    old_sql = OLD_RAW_SQL.read_text(encoding="utf-8")
     assert "partition" not in old_sql
     admin = warehouse_url.rsplit("/", 1)[0] + "/postgres"
     name = "bhxh_test_migration"
