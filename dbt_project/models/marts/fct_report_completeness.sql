@@ -1,21 +1,65 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['province_code', 'report_date'],
+        on_schema_change='fail',
+        indexes=[{'columns': ['province_code', 'report_date']}, {'columns': ['built_at']}],
+        pre_hook="{% if is_incremental() %}
+            delete from {{ this }} as current_rows
+            using ({{ completeness_changed_days() }}) as changed
+            where changed.province_code = current_rows.province_code
+              and changed.report_date = current_rows.report_date
+        {% endif %}"
+    )
+}}
 -- Report completeness and timeliness per province, organisation and day (like DHIS2 reporting rate
 -- and timeliness). Expected reports come from the source registry (raw.expected_reports); a report
 -- is received when any version of it arrived (a header-only file counts, a missing file does not).
 -- Arrival = the source file's modification time, else the time it was fetched; on time = the first
 -- version arrived by the deadline. Row counts are those of the current (non-superseded) version.
+--
+-- Incremental: a run recomputes only the (province, report day) pairs with a file or an expected
+-- report changed since a day before its last build, or a deadline after it (macro
+-- completeness_changed_days: a pending report becomes missing at its deadline without new data),
+-- reading only those days' files and expected reports. Their rows are deleted first (pre_hook: a day
+-- whose reports all vanished), and again by delete+insert on (province, day) (a file stamped between
+-- the pre_hook and the select). Other days' rows are not touched.
+
+-- depends_on: {{ ref('stg_collections__report_files') }}, {{ ref('stg_collections__expected_reports') }}
 
 with
 
+{% if is_incremental() %}
+changed_days as (
+
+    {{ completeness_changed_days() }}
+
+),
+{% endif %}
+
 expected as (
 
-    select * from {{ ref('stg_collections__expected_reports') }}
+    select expected.*
+    from (select * from {{ ref('stg_collections__expected_reports') }}) as expected
+    {% if is_incremental() %}
+    inner join changed_days
+        on changed_days.province_code = expected.province_code
+       and changed_days.report_date = expected.report_date
+    {% endif %}
 
 ),
 
 files as (
 
-    select * from {{ ref('stg_collections__report_files') }}
-    where file_status <> 'landed'
+    select files.*
+    from (select * from {{ ref('stg_collections__report_files') }}) as files
+    {% if is_incremental() %}
+    inner join changed_days
+        on changed_days.province_code = files.file_province_code
+       and changed_days.report_date = files.report_date
+    {% endif %}
+    where files.file_status <> 'landed'
 
 ),
 
@@ -124,5 +168,6 @@ select
     file_id::bigint as file_id,
     file_version::integer as file_version,
     file_status::text as file_status,
-    file_reason::text as file_reason
+    file_reason::text as file_reason,
+    now()::timestamptz as built_at
 from joined
