@@ -39,11 +39,16 @@ files as (
 
     select files.file_id, files.file_province_code, files.report_date, files.org_code
     {% if is_incremental() %}
+    -- each changed key's files through the manifest's key (lateral with offset 0: a hash join would
+    -- scan every file of the history)
     from changed_keys
-    inner join (select * from {{ ref('stg_collections__report_files') }}) as files
-        on files.file_province_code = changed_keys.province_code
-       and files.report_date = changed_keys.report_date
-       and files.org_code = changed_keys.org_code
+    cross join lateral (
+        select * from (select * from {{ ref('stg_collections__report_files') }}) as files
+        where files.file_province_code = changed_keys.province_code
+          and files.report_date = changed_keys.report_date
+          and files.org_code = changed_keys.org_code
+        offset 0  -- a fence: kept a per-key lookup, never flattened into a hash join
+    ) as files
     {% else %}
     from (select * from {{ ref('stg_collections__report_files') }}) as files
     {% endif %}

@@ -38,14 +38,21 @@ changed_days as (
 ),
 {% endif %}
 
+-- incremental: the changed days' rows only, each day looked up through the tables' keys (lateral with
+-- offset 0: a hash join would scan every file of the history)
 expected as (
 
     select expected.*
-    from (select * from {{ ref('stg_collections__expected_reports') }}) as expected
     {% if is_incremental() %}
-    inner join changed_days
-        on changed_days.province_code = expected.province_code
-       and changed_days.report_date = expected.report_date
+    from changed_days
+    cross join lateral (
+        select * from (select * from {{ ref('stg_collections__expected_reports') }}) as expected
+        where expected.province_code = changed_days.province_code
+          and expected.report_date = changed_days.report_date
+        offset 0  -- a fence: kept a per-key lookup, never flattened into a hash join
+    ) as expected
+    {% else %}
+    from (select * from {{ ref('stg_collections__expected_reports') }}) as expected
     {% endif %}
 
 ),
@@ -53,11 +60,16 @@ expected as (
 files as (
 
     select files.*
-    from (select * from {{ ref('stg_collections__report_files') }}) as files
     {% if is_incremental() %}
-    inner join changed_days
-        on changed_days.province_code = files.file_province_code
-       and changed_days.report_date = files.report_date
+    from changed_days
+    cross join lateral (
+        select * from (select * from {{ ref('stg_collections__report_files') }}) as files
+        where files.file_province_code = changed_days.province_code
+          and files.report_date = changed_days.report_date
+        offset 0  -- a fence: kept a per-key lookup, never flattened into a hash join
+    ) as files
+    {% else %}
+    from (select * from {{ ref('stg_collections__report_files') }}) as files
     {% endif %}
     where files.file_status <> 'landed'
 
