@@ -84,18 +84,23 @@ def _frame(rc, code: str) -> pd.DataFrame:
     })
 
 
-def load_day(conn: psycopg.Connection, key: bytes, day: date, files) -> int:
+def load_day(conn: psycopg.Connection, key: bytes, day: date, files, history: bool = False) -> int:
     """Register each file as loaded and COPY its receipts (participant codes pseudonymised), into the
-    day's month partition, analyzed after the load, as the pipeline does (``bhxh.partitions``)."""
+    day's month partition, analyzed after the load, as the pipeline does (``bhxh.partitions``). A
+    history day's files are stamped (raw.report_files.changed_at) as loaded the morning after their
+    report day, as they would have been, not minutes before the timed build (which would put the whole
+    history inside fct_report_completeness's one-day look-back)."""
     partitions.add_months(conn, day, day)
     total = 0
     for code, org, frame in files:
         digest = hashlib.sha256(f"{code}/{day}/{org}/{len(frame)}".encode()).hexdigest()
         file_id = conn.execute(
             """insert into raw.report_files (province_code, report_date, org_code, version, source_path, sha256,
-                                             bytes, status, rows_received, rows_loaded, rows_quarantined)
-               values (%s, %s, %s, 1, %s, %s, 0, 'loaded', %s, %s, 0) returning file_id""",
-            (code, day, org, f"{code}/{day}/{org}.csv", digest, len(frame), len(frame))).fetchone()[0]
+                                             bytes, status, rows_received, rows_loaded, rows_quarantined, changed_at)
+               values (%s, %s, %s, 1, %s, %s, 0, 'loaded', %s, %s, 0,
+                       case when %s then (%s + 1)::timestamp + interval '8 hours 30 minutes' else now() end)
+               returning file_id""",
+            (code, day, org, f"{code}/{day}/{org}.csv", digest, len(frame), len(frame), history, day)).fetchone()[0]
         rows = frame.assign(participant_key=pseudonymise(frame["participant_code"], key)).drop(columns="participant_code")
         rows.insert(0, "file_id", file_id)
         rows.insert(1, "line_no", np.arange(2, len(rows) + 2))
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
             if day > args.end:
                 continue
             if day > args.end - timedelta(days=n):
-                loaded[n] += load_day(conn, key, day, files)
+                loaded[n] += load_day(conn, key, day, files, history=True)
         if day == new_day:
             new_files = files
     seconds = {}

@@ -42,7 +42,12 @@ def database(warehouse_url):
 def _snapshot(url: str) -> dict[str, list[tuple]]:
     marts = [name for (name,) in query(url, """select table_name from information_schema.tables
                                                where table_schema = 'marts' order by 1""")]
-    snapshot = {name: sorted(query(url, f"select * from marts.{name}"), key=repr) for name in marts}
+    snapshot = {}
+    for name in marts:  # every column but built_at (when an incremental mart's row was computed)
+        columns = ", ".join(c for (c,) in query(url, """select column_name from information_schema.columns
+                                                        where table_schema = 'marts' and table_name = %s
+                                                          and column_name <> 'built_at' order by ordinal_position""", name))
+        snapshot[name] = sorted(query(url, f"select {columns} from marts.{name}"), key=repr)
     snapshot.update({name: sorted(query(url, sql), key=repr) for name, sql in INTERMEDIATE.items()})
     return snapshot
 

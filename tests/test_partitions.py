@@ -91,6 +91,19 @@ def test_init_schema_partitions_an_existing_unpartitioned_warehouse(warehouse_ur
                          "where report_date = '2024-05-31'")
             conn.commit()
         assert _rows(settings.transformer_url, "select count(*) from raw.receipts") == [(2501,)]
+        # the manifest got changed_at (the upgrade's time on the old rows), kept by a trigger on every
+        # change whoever writes it: the loader's status update stamps the row, a no-op update does not
+        stamps = dict(_rows(url, "select report_date, changed_at from raw.report_files"))
+        assert len(stamps) == 3 and None not in stamps.values()
+        with psycopg.connect(settings.loader_url, autocommit=True) as conn:
+            conn.execute("update raw.report_files set status = 'superseded' where report_date = '2024-05-01'")
+            conn.execute("update raw.report_files set status = status where report_date = '2024-05-31'")
+        after = dict(_rows(url, "select report_date, changed_at from raw.report_files"))
+        assert after[date(2024, 5, 1)] > stamps[date(2024, 5, 1)]
+        assert {d: after[d] for d in (date(2024, 4, 30), date(2024, 5, 31))} == \
+            {d: stamps[d] for d in (date(2024, 4, 30), date(2024, 5, 31))}
+        assert _rows(url, "select count(*) from pg_indexes where schemaname = 'raw' and indexname in "
+                          "('report_files_changed_at', 'expected_reports_registered_at', 'expected_reports_deadline')") == [(3,)]
 
 
 def test_partitions_on_demand_and_rows_of_the_default_move_in(fresh_db):

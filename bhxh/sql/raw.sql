@@ -234,6 +234,29 @@ create table if not exists raw.expected_reports (
     registered_at  timestamptz not null default now(),
     primary key (province_code, report_date, org_code)
 );
+-- When a manifest row was inserted or last changed (status, counts, reason, supersession), stamped by
+-- a trigger whatever the writer (the loader, the key rotation, a hand fix): the incremental
+-- marts.fct_report_completeness recomputes only the report days with a row changed since its last
+-- build (index). Added in place to an older warehouse: its rows get the time of the upgrade, so the
+-- first build after it recomputes every day once.
+alter table raw.report_files add column if not exists changed_at timestamptz not null default now();
+create or replace function raw.stamp_changed_at() returns trigger
+    language plpgsql set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if new is distinct from old then
+        new.changed_at := now();
+    end if;
+    return new;
+end
+$$;
+create or replace trigger report_files_changed_at before update on raw.report_files
+    for each row execute function raw.stamp_changed_at();
+create index if not exists report_files_changed_at on raw.report_files (changed_at);
+-- the same for the expected reports: registered_at is set at each (re-)registration; the deadline
+-- index finds the days whose deadline passed since the last build (pending becomes missing)
+create index if not exists expected_reports_registered_at on raw.expected_reports (registered_at);
+create index if not exists expected_reports_deadline on raw.expected_reports (deadline);
 -- receipt numbers are unique per organisation and year: looked up across days by validation
 -- (created after the migration's copy above: building it once is cheaper than maintaining it per row)
 create index if not exists receipts_receipt_no on raw.receipts (receipt_no);

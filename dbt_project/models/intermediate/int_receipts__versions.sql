@@ -17,6 +17,7 @@
             from {{ ref('stg_collections__report_files') }} as files
             where files.file_id = versions.file_id
               and files.file_status <> 'loaded'
+              and files.changed_at > {{ last_built_at('counted_from') }} - interval '1 day'
               and versions.counted_until is null
         {% endif %}"
     )
@@ -33,11 +34,15 @@
 -- Each receipt gets the province its file's code meant on the file's report date.
 -- The new files' ids are passed as a literal array (looked up when the model is compiled), so
 -- PostgreSQL reads their receipts through the primary key instead of scanning raw.receipts.
+-- Both look only at the files whose manifest row changed (raw.report_files.changed_at, indexed)
+-- since a day before the latest counted_from (a loader transaction is never a day long): not at
+-- every file of the history.
 {%- set new_file_ids = '' -%}
 {%- if execute and is_incremental() -%}
     {%- set new_file_ids = run_query(
         "select coalesce(string_agg(files.file_id::text, ','), '') from " ~ ref('stg_collections__report_files')
-        ~ " as files where files.file_status = 'loaded' and not exists (select 1 from " ~ this
+        ~ " as files where files.file_status = 'loaded' and files.changed_at > " ~ last_built_at('counted_from')
+        ~ " - interval '1 day' and not exists (select 1 from " ~ this
         ~ " as versions where versions.file_id = files.file_id and versions.counted_until is null)"
     ).columns[0].values()[0] -%}
 {%- endif %}

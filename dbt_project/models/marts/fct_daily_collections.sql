@@ -3,81 +3,81 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        indexes=[{'columns': ['province_code', 'report_date']}],
+        indexes=[{'columns': ['province_code', 'report_date']}, {'columns': ['built_at']}],
         pre_hook="{% if is_incremental() %}
             delete from {{ this }} as current_rows
-            where not exists (
-                select 1 from ({{ daily_collection_file_sets() }}) as file_sets
-                where file_sets.province_code = current_rows.province_code
-                  and file_sets.report_date = current_rows.report_date
-                  and file_sets.org_code = current_rows.org_code
-                  and file_sets.source_files = current_rows.source_files)
+            using ({{ daily_collection_changed_keys() }}) as changed
+            where changed.province_code = current_rows.province_code
+              and changed.report_date = current_rows.report_date
+              and changed.org_code = current_rows.org_code
         {% endif %}"
     )
 }}
 -- Receipts that count (loaded files only) per province, report day, organisation and scheme.
 --
--- Incremental and supersede-aware: each row carries source_files, the loaded file versions of its
--- (province, report day, organisation). A run first deletes the rows whose source_files no longer
--- match the loaded files (pre_hook: a v2 superseded v1, or the key has no loaded file any more),
--- then aggregates only the keys whose loaded files are not in the table yet (joining receipts by
--- file_id, the primary key of raw.receipts): a new day does not rebuild the past, a corrected
--- day is rebuilt whole. After a change of the provinces seed, run with --full-refresh.
+-- Incremental and supersede-aware: a run rebuilds only the (province, report day, organisation)
+-- keys with a receipt that started or stopped counting since its last build (max built_at; the
+-- stamps of int_receipts__versions, macro daily_collection_changed_keys): their rows are deleted
+-- first (pre_hook: a v2 superseded v1, or the key has no loaded file any more), then aggregated
+-- again from their loaded files' receipts (joined by file_id). A new day costs its own receipts; a
+-- corrected day is rebuilt whole; other rows are not touched. source_files names the loaded file
+-- versions a row was built from. After a change of the provinces seed, run with --full-refresh.
+
+-- depends_on: {{ ref('int_receipts__versions') }}
 
 with
 
-file_sets as (
+{% if is_incremental() %}
+changed_keys as (
 
-    {{ daily_collection_file_sets() }}
+    {{ daily_collection_changed_keys() }}
 
 ),
+{% endif %}
 
 files as (
 
-    select * from {{ ref('stg_collections__report_files') }}
-
-),
-
-counted as (
-
-    select * from {{ ref('int_receipts__counted') }}
-
-),
-
-changed_keys as (
-
-    select file_sets.*
-    from file_sets
+    select files.file_id, files.file_province_code, files.report_date, files.org_code
     {% if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as current_rows
-        where current_rows.province_code = file_sets.province_code
-          and current_rows.report_date = file_sets.report_date
-          and current_rows.org_code = file_sets.org_code
-          and current_rows.source_files = file_sets.source_files
-    )
+    -- each changed key's files through the manifest's key (lateral with offset 0: a hash join would
+    -- scan every file of the history)
+    from changed_keys
+    cross join lateral (
+        select * from (select * from {{ ref('stg_collections__report_files') }}) as files
+        where files.file_province_code = changed_keys.province_code
+          and files.report_date = changed_keys.report_date
+          and files.org_code = changed_keys.org_code
+        offset 0  -- a fence: kept a per-key lookup, never flattened into a hash join
+    ) as files
+    {% else %}
+    from (select * from {{ ref('stg_collections__report_files') }}) as files
     {% endif %}
+    where files.file_status = 'loaded'
 
 ),
 
-changed_files as (
+file_sets as (
 
-    select files.file_id, changed_keys.source_files
-    from changed_keys
-    inner join files
-        on files.file_province_code = changed_keys.province_code
-       and files.report_date = changed_keys.report_date
-       and files.org_code = changed_keys.org_code
-       and files.file_status = 'loaded'
+    select
+        file_province_code,
+        report_date,
+        org_code,
+        string_agg(file_id::text, ',' order by file_id) as source_files
+    from files
+    group by 1, 2, 3
 
 ),
 
 receipts as (
 
-    select receipts.*, changed_files.source_files
-    from counted as receipts
-    inner join changed_files
-        on changed_files.file_id = receipts.file_id
+    select receipts.*, file_sets.source_files
+    from (select * from {{ ref('int_receipts__counted') }}) as receipts
+    inner join files
+        on files.file_id = receipts.file_id
+    inner join file_sets
+        on file_sets.file_province_code = files.file_province_code
+       and file_sets.report_date = files.report_date
+       and file_sets.org_code = files.org_code
     where receipts.origin_province_key is not null
 
 )
@@ -94,6 +94,7 @@ select
     coalesce(sum(state_subsidy_vnd), 0)::bigint as state_subsidy_vnd,
     (count(distinct participant_key) filter (where transaction_type = 'new'))::bigint as new_participants,
     (count(*) filter (where transaction_type = 'refund'))::bigint as refunds,
-    source_files::text as source_files
+    source_files::text as source_files,
+    now()::timestamptz as built_at
 from receipts
 group by 1, 2, 3, 4, 5, 12

@@ -1,21 +1,77 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['province_code', 'report_date'],
+        on_schema_change='fail',
+        indexes=[{'columns': ['province_code', 'report_date']}, {'columns': ['built_at']}],
+        pre_hook="{% if is_incremental() %}
+            delete from {{ this }} as current_rows
+            using ({{ completeness_changed_days() }}) as changed
+            where changed.province_code = current_rows.province_code
+              and changed.report_date = current_rows.report_date
+        {% endif %}"
+    )
+}}
 -- Report completeness and timeliness per province, organisation and day (like DHIS2 reporting rate
 -- and timeliness). Expected reports come from the source registry (raw.expected_reports); a report
 -- is received when any version of it arrived (a header-only file counts, a missing file does not).
 -- Arrival = the source file's modification time, else the time it was fetched; on time = the first
 -- version arrived by the deadline. Row counts are those of the current (non-superseded) version.
+--
+-- Incremental: a run recomputes only the (province, report day) pairs with a file or an expected
+-- report changed since a day before its last build, or a deadline after it (macro
+-- completeness_changed_days: a pending report becomes missing at its deadline without new data),
+-- reading only those days' files and expected reports. Their rows are deleted first (pre_hook: a day
+-- whose reports all vanished), and again by delete+insert on (province, day) (a file stamped between
+-- the pre_hook and the select). Other days' rows are not touched.
+
+-- depends_on: {{ ref('stg_collections__report_files') }}, {{ ref('stg_collections__expected_reports') }}
 
 with
 
+{% if is_incremental() %}
+changed_days as (
+
+    {{ completeness_changed_days() }}
+
+),
+{% endif %}
+
+-- incremental: the changed days' rows only, each day looked up through the tables' keys (lateral with
+-- offset 0: a hash join would scan every file of the history)
 expected as (
 
-    select * from {{ ref('stg_collections__expected_reports') }}
+    select expected.*
+    {% if is_incremental() %}
+    from changed_days
+    cross join lateral (
+        select * from (select * from {{ ref('stg_collections__expected_reports') }}) as expected
+        where expected.province_code = changed_days.province_code
+          and expected.report_date = changed_days.report_date
+        offset 0  -- a fence: kept a per-key lookup, never flattened into a hash join
+    ) as expected
+    {% else %}
+    from (select * from {{ ref('stg_collections__expected_reports') }}) as expected
+    {% endif %}
 
 ),
 
 files as (
 
-    select * from {{ ref('stg_collections__report_files') }}
-    where file_status <> 'landed'
+    select files.*
+    {% if is_incremental() %}
+    from changed_days
+    cross join lateral (
+        select * from (select * from {{ ref('stg_collections__report_files') }}) as files
+        where files.file_province_code = changed_days.province_code
+          and files.report_date = changed_days.report_date
+        offset 0  -- a fence: kept a per-key lookup, never flattened into a hash join
+    ) as files
+    {% else %}
+    from (select * from {{ ref('stg_collections__report_files') }}) as files
+    {% endif %}
+    where files.file_status <> 'landed'
 
 ),
 
@@ -124,5 +180,6 @@ select
     file_id::bigint as file_id,
     file_version::integer as file_version,
     file_status::text as file_status,
-    file_reason::text as file_reason
+    file_reason::text as file_reason,
+    now()::timestamptz as built_at
 from joined

@@ -26,7 +26,8 @@ renamed as (
         rows_quarantined,
         control_total as control_total_vnd,
         to_jsonb(extra_columns) as extra_columns,  -- jsonb: array columns break unit-test fixtures
-        reason as file_reason
+        reason as file_reason,
+        changed_at  -- when the row was inserted or last changed (status, counts): a trigger keeps it
 
     from source
 
