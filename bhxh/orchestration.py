@@ -16,6 +16,8 @@ DAILY_RUN_AT = time(8, 30)  # the day after the report day, after the 08:00 dead
 DEFAULT_LOOKBACK_DAYS = 7
 START_DATE = datetime(2019, 1, 1, tzinfo=LOCAL_TZ)
 TAGS = ["bhxh"]
+DAILY_DAG_ID = "bhxh_daily_collection"
+LOADS_POKE_SECONDS = 30  # how often the marts look again for loads in progress (a look is a task start)
 RAW_RECEIPTS_URI = "postgres://bhxh-warehouse:5432/bhxh/raw/receipts"
 MARTS_URI = "postgres://bhxh-warehouse:5432/bhxh/marts/fct_coverage_monthly"
 
@@ -50,3 +52,15 @@ def logical_date_for(day: date) -> datetime:
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
+
+
+# a task instance not yet finished, "null" being one not yet scheduled (a queued run's, e.g. a backfill's)
+UNFINISHED = ["null", "scheduled", "queued", "running", "up_for_retry", "up_for_reschedule", "deferred",
+              "restarting"]
+
+
+def loads_in_progress(context) -> int:
+    """How many validate_and_load tasks of the daily DAG have yet to finish, in every run: those of a
+    backfill's queued runs included. The marts wait for none (``bhxh_marts``: built once after a
+    backfill, not once per report day while it goes on)."""
+    return context["ti"].get_ti_count(dag_id=DAILY_DAG_ID, task_ids=["validate_and_load"], states=UNFINISHED)
