@@ -88,12 +88,12 @@ def test_backfill_equals_day_by_day(warehouse_url, tmp_path):
             for dag_id in (DAG, MARTS):
                 pause(stack, dag_id)
             stack.stop()
-        # every day's load emitted the raw-receipts asset; the marts' dbt build started once all four
-        # were loaded (their first run waited for the loads), in at most two runs (the second for the
-        # events queued while the first ran), and it succeeded
+        # every day's load emitted the raw-receipts asset; the marts were built once, after all four
+        # days were loaded (the first marts run waited for the loads); the events queued meanwhile
+        # started at most one more run, which skipped its build (nothing new), and every run is green
         loads_done = max(r["load_end"] for r in runs)
         builds = [m for m in marts if m["build_start"]]
-        assert builds and all(m["build_start"] >= loads_done for m in builds), (loads_done, marts)
+        assert len(builds) == 1 and builds[0]["build_start"] >= loads_done, (loads_done, marts)
         assert 1 <= len(marts) <= 2 and {m["state"] for m in marts} == {"success"}, marts
         assert one(url, "select count(*) from marts.fct_daily_collections where report_date between %s and %s",
                    START, END)[0] > 0
