@@ -155,7 +155,8 @@ def _build_start(stack, run: dict) -> datetime | None:
         ti = stack.api(f"dags/{MARTS}/dagRuns/{run['dag_run_id']}/taskInstances/dbt.dbt_producer_watcher")
     except urllib.error.HTTPError:
         return None
-    return _utc(ti.get("start_date"))
+    # a skipped build's producer is in state skipped, with a start date (when it was skipped)
+    return _utc(ti.get("start_date")) if ti["state"] in ("running", "success", "failed") else None
 
 
 def task_seconds(stack, dag_id: str, run_ids: set[str] | None = None) -> dict[str, list[float]]:
