@@ -16,8 +16,11 @@ DAILY_RUN_AT = time(8, 30)  # the day after the report day, after the 08:00 dead
 DEFAULT_LOOKBACK_DAYS = 7
 START_DATE = datetime(2019, 1, 1, tzinfo=LOCAL_TZ)
 TAGS = ["bhxh"]
+DAILY_DAG_ID = "bhxh_daily_collection"
+LOADS_POKE_SECONDS = 30  # how often the marts look again for loads in progress (a look is a task start)
 RAW_RECEIPTS_URI = "postgres://bhxh-warehouse:5432/bhxh/raw/receipts"
-MARTS_URI = "postgres://bhxh-warehouse:5432/bhxh/marts/fct_coverage_monthly"
+# an event of this asset: a marts build starts, from raw receipts as they are at the event's time
+MARTS_BUILD_URI = "postgres://bhxh-warehouse:5432/bhxh/marts/fct_coverage_monthly"  # the marts, by their main table
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +53,34 @@ def logical_date_for(day: date) -> datetime:
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
+
+
+# a task instance not yet finished, "null" being one not yet scheduled (a queued run's, e.g. a backfill's)
+UNFINISHED = ["null", "scheduled", "queued", "running", "up_for_retry", "up_for_reschedule", "deferred",
+              "restarting"]
+
+
+def loads_in_progress(context) -> int:
+    """How many validate_and_load tasks of the daily DAG have yet to finish, in every run: those of a
+    backfill's queued runs included. The marts wait for none (``bhxh_marts``: built once after a
+    backfill, not once per report day while it goes on)."""
+    return context["ti"].get_ti_count(dag_id=DAILY_DAG_ID, task_ids=["validate_and_load"], states=UNFINISHED)
+
+
+def marts_build_covered(context) -> bool:
+    """Whether an asset-triggered marts run would build nothing new: the last marts build (its
+    ``MARTS_BUILD_URI`` event, emitted by ``wait_for_loads`` as the build starts) began after the
+    newest raw-receipts event and its run succeeded. That is the second run a backfill leaves: its
+    events were queued while the first run waited for the last load. Airflow 3.3 cannot say which
+    events a run consumed (a run's ``triggering_asset_events`` stop at the first event queued), so
+    the newest events of both assets (the task's inlets) decide. A manual run always builds."""
+    from airflow.sdk import Asset
+
+    if context["dag_run"].run_type != "asset_triggered":
+        return False
+    events = context["inlet_events"]
+    raw = events[Asset(RAW_RECEIPTS_URI)].ascending(False).limit(1)
+    build = events[Asset(MARTS_BUILD_URI)].ascending(False).limit(1)
+    if not len(raw) or not len(build) or raw[0].timestamp >= build[0].timestamp:
+        return False
+    return context["ti"].get_dagrun_state(dag_id=build[0].source_dag_id, run_id=build[0].source_run_id) == "success"

@@ -44,6 +44,21 @@ def province_batches(codes: list[str], slots: int = COLLECT_SLOTS) -> list[list[
     return [codes[i::count] for i in range(count)]
 
 
+def is_backfill(context) -> bool:
+    """A run of ``airflow backfill create`` (run type ``backfill``), not a scheduled or manual one."""
+    return getattr(context.get("dag_run"), "run_type", None) == "backfill"  # DagRunType, a str enum
+
+
+def lookback_days(context) -> int:
+    """The run's look-back: ``params.lookback_days``; in a backfill 0 unless its conf names one. A
+    backfill lists every day of its range in that day's own run, so the look-back would only list
+    each day seven more times (and land the week before the range): the per-run cost a long
+    backfill cannot afford."""
+    if is_backfill(context) and "lookback_days" not in (context["dag_run"].conf or {}):
+        return 0
+    return int(context["params"]["lookback_days"])
+
+
 def collect_province(context, province_code: str) -> dict:
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
@@ -52,7 +67,7 @@ def collect_province(context, province_code: str) -> dict:
     day = report_day(context["data_interval_start"])
     try:
         summary = pipeline.collect(_source_root(context, province_code, day), province_code, day,
-                                   int(context["params"]["lookback_days"]))
+                                   lookback_days(context))
     except SourceError as exc:  # transient: let Airflow retry with backoff
         raise AirflowException(str(exc)) from exc
     except (ValueError, OSError) as exc:  # permanent: fail without retrying
@@ -102,8 +117,7 @@ def process_days(first, last) -> pipeline.ProcessSummary:
 
 def validate_and_load_day(context) -> dict:
     day = report_day(context["data_interval_start"])
-    lookback = int(context["params"]["lookback_days"])
-    summary = process_days(day - timedelta(days=lookback), day)
+    summary = process_days(day - timedelta(days=lookback_days(context)), day)
     log.info("run %s: %d files, %d loaded, %d quarantined whole, %d rejected; rows %d received, %d loaded, "
              "%d quarantined", summary.run_id, summary.files, summary.loaded, summary.quarantined_files,
              summary.rejected_files, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
@@ -134,13 +148,18 @@ def report_data_quality_day(context, summary: dict) -> dict:
 
 
 def check_reports(context, provinces: list[str]) -> dict[str, list[str]]:
-    """Alert on the reports still missing for the report day after the deadline (never fails)."""
+    """Alert on the reports still missing for the report day after the deadline (never fails). A
+    backfill only logs them: chasing an organisation for a report of a past year is not what this
+    alert is for, and a year's backfill would send one per day. The run's report_data_quality still
+    fails on them, and marts.fct_report_completeness records them."""
     from bhxh.alerts import missing_reports_alert, send
     from bhxh.completeness import missing_reports
 
     day = report_day(context["data_interval_start"])
     missing = missing_reports(list(provinces), day)
-    if missing:
+    if missing and is_backfill(context):
+        log.warning("backfill of %s: reports missing (not alerted): %s", day, missing)
+    elif missing:
         send(missing_reports_alert(day, missing))
     else:
         log.info("every expected report for %s has arrived", day)
@@ -154,3 +173,4 @@ def load_month(context) -> dict:
     files = pipeline.load_summaries(_source_root(context), month)
     log.info("monthly summaries %s: %d files", month, files)
     return {"month": month.isoformat(), "files": files}
+

@@ -121,3 +121,35 @@ def test_a_collect_batch_collects_every_province_before_it_fails(fresh_db, tmp_p
         collect_provinces(context, ["ZZ", "30"])
     with psycopg.connect(fresh_db) as conn:
         assert conn.execute("select province_code, count(*) from raw.report_files group by 1").fetchall() == [("30", 1)]
+
+
+def test_a_backfill_looks_back_nowhere_and_does_not_chase_old_reports(fresh_db, tmp_path, monkeypatch, caplog):
+    """A backfill run lists its own day only (unless its conf names a look-back), and a report missing
+    on a past day is logged, not alerted; a scheduled or manual run keeps both."""
+    from types import SimpleNamespace
+
+    from bhxh.tasks import check_reports, collect_provinces, lookback_days
+
+    def context(run_type, conf=None, params=None):
+        return {"data_interval_start": logical_date_for(date(2024, 5, 15)),  # the sample's report day
+                "dag_run": SimpleNamespace(run_type=run_type, conf=conf or {}),
+                "params": {"source_root": str(root), "lookback_days": 7, **(params or {})}}
+
+    root = tmp_path / "source"
+    (root / "30" / "2024-05-15").mkdir(parents=True)  # province 30 sent nothing that day
+    assert lookback_days(context("backfill")) == 0
+    assert lookback_days(context("backfill", {"lookback_days": 3}, {"lookback_days": 3})) == 3
+    assert lookback_days(context("scheduled")) == 7 and lookback_days(context("manual")) == 7
+
+    hook = Webhook()
+    monkeypatch.setenv("BHXH_ALERT_WEBHOOK_URL", hook.url)
+    try:
+        collect_provinces(context("backfill"), ["30"])
+        with caplog.at_level(logging.WARNING, logger="bhxh.tasks"):
+            missing = check_reports(context("backfill"), ["30"])
+        assert missing and hook.of_kind("missing_reports") == []
+        assert "not alerted" in caplog.text
+        assert check_reports(context("manual"), ["30"]) == missing
+        assert [a["kind"] for a in hook.received] == ["missing_reports"]
+    finally:
+        hook.close()
