@@ -1,0 +1,71 @@
+"""The marts' wait for the daily loads and the skip of a covered build (bhxh.orchestration), on
+hand-made task contexts. The same functions under a real scheduler: tests/test_backfill.py (slow)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+from airflow.sdk import Asset
+
+from bhxh.orchestration import MARTS_BUILD_URI, RAW_RECEIPTS_URI, loads_in_progress, marts_build_covered
+
+T0 = datetime(2024, 6, 1, 8, 30, tzinfo=timezone.utc)
+
+
+class TaskInstance:
+    def __init__(self, unfinished_loads: int = 0, run_states: dict | None = None):
+        self.unfinished_loads, self.run_states, self.asked = unfinished_loads, run_states or {}, []
+
+    def get_ti_count(self, dag_id, task_ids, states):
+        self.asked.append((dag_id, tuple(task_ids), tuple(states)))
+        return self.unfinished_loads
+
+    def get_dagrun_state(self, dag_id, run_id):
+        return self.run_states[(dag_id, run_id)]
+
+
+class Events(list):
+    def ascending(self, flag):
+        return Events(sorted(self, key=lambda e: e.timestamp, reverse=not flag))
+
+    def limit(self, n):
+        return Events(self[:n])
+
+
+def event(at, run_id="r"):
+    return SimpleNamespace(timestamp=at, source_dag_id="bhxh_marts", source_run_id=run_id)
+
+
+def context(run_type, ti, raw=(), builds=()):
+    return {"dag_run": SimpleNamespace(run_type=run_type), "ti": ti,
+            "inlet_events": {Asset(RAW_RECEIPTS_URI): Events(raw), Asset(MARTS_BUILD_URI): Events(builds)}}
+
+
+def test_an_asset_triggered_run_waits_for_every_unfinished_load():
+    ti = TaskInstance(unfinished_loads=3)
+    assert loads_in_progress(context("asset_triggered", ti)) == 3
+    dag_id, task_ids, states = ti.asked[0]
+    assert (dag_id, task_ids) == ("bhxh_daily_collection", ("validate_and_load",))
+    assert {"null", "queued", "running", "up_for_retry"} <= set(states)  # a backfill's queued runs count
+    assert not {"success", "failed", "upstream_failed", "skipped"} & set(states)
+
+
+def test_a_manual_run_never_waits():
+    """A daily run left 'running' by a killed dag.test must not hold `bhxh run`'s marts."""
+    ti = TaskInstance(unfinished_loads=5)
+    assert loads_in_progress(context("manual", ti)) == 0
+    assert ti.asked == []
+
+
+def test_a_build_is_covered_only_after_the_newest_load_and_when_it_succeeded():
+    ok = TaskInstance(run_states={("bhxh_marts", "built"): "success", ("bhxh_marts", "broke"): "failed"})
+    load = [event(T0, "daily")]
+    later = T0 + timedelta(minutes=5)
+    assert marts_build_covered(context("asset_triggered", ok, load, [event(later, "built")]))
+    assert not marts_build_covered(context("asset_triggered", ok, load, [event(later, "broke")]))
+    # a load after the last build: build again
+    assert not marts_build_covered(context("asset_triggered", ok, load + [event(later + timedelta(seconds=1))],
+                                           [event(later, "built")]))
+    assert not marts_build_covered(context("asset_triggered", ok, load, []))  # never built
+    assert not marts_build_covered(context("manual", ok, load, [event(later, "built")]))  # manual: always build
