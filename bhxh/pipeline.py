@@ -288,16 +288,29 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
 
 
 def _loaded_receipts(conn, inputs) -> frozenset:
-    """(org_code, year, receipt_no) already loaded from other reports than those in the batch."""
-    numbers = sorted({r for f in inputs for r in f.rows["receipt_no"].dropna()})
-    if not numbers:
+    """(org_code, year, receipt_no) already loaded from other reports than those in the batch.
+
+    Only the report days that can hold a receipt of the batch's collection years are probed (a
+    loaded receipt was reported 0 to ``max_days_before_report`` days after its collection, the
+    receipt_files suite quarantines any other file whole), so PostgreSQL prunes the other months."""
+    from bhxh.validate import max_days_before_report
+
+    numbers, years = set(), set()
+    for f in inputs:
+        keyed = f.rows["receipt_no"].notna() & f.rows["collected_on"].notna()
+        numbers.update(f.rows["receipt_no"][keyed])
+        years.update(pd.to_datetime(f.rows["collected_on"][keyed], errors="coerce").dt.year.dropna().astype(int))
+    if not numbers or not years:  # a key needs a collection year (as validate derives it)
         return frozenset()
+    first = date(min(years), 1, 1)
+    last = date(max(years), 12, 31) + timedelta(days=max_days_before_report())
     reports = {(f.province_code, f.report_date, f.org_code) for f in inputs}
     found = conn.execute(
         """select r.org_code, extract(year from r.collected_on)::int, r.receipt_no,
                   r.file_province_code, r.report_date
            from raw.receipts r join raw.report_files f using (file_id)
-           where f.status = 'loaded' and r.receipt_no = any(%s)""", (numbers,)).fetchall()
+           where f.status = 'loaded' and r.report_date between %s and %s and r.receipt_no = any(%s)""",
+        (first, last, sorted(numbers))).fetchall()
     return frozenset((org, str(year), no) for org, year, no, province, day, in found
                      if (province, day, org) not in reports)
 
@@ -335,7 +348,10 @@ def _supersede(conn: psycopg.Connection, file_ids: list[int]) -> None:
     conn.execute(
         """update raw.quarantine q set superseded_by = f.superseded_by
            from raw.report_files f
-           where q.file_id = f.file_id and f.status = 'superseded' and q.superseded_by is distinct from f.superseded_by""")
+           where q.file_id = f.file_id and f.status = 'superseded' and q.superseded_by is distinct from f.superseded_by
+             and (f.province_code, f.report_date, f.org_code) in (
+                 select province_code, report_date, org_code from raw.report_files where file_id = any(%s))""",
+        (file_ids,))
 
 
 def _record_checks(conn, run_id, checks, meta, rejected, personal) -> None:

@@ -220,6 +220,15 @@ def suite_columns(name: str) -> frozenset[str]:
     return frozenset(_named_columns([e.get("kwargs", {}) for e in json.loads(load_suite_json(name))["expectations"]]))
 
 
+@lru_cache(maxsize=1)
+def max_days_before_report() -> int:
+    """The most days a receipt may be reported after its collection (the receipt_files suite's bound)."""
+    for e in json.loads(load_suite_json(FILE_ROW_SUITE))["expectations"]:
+        if e.get("kwargs", {}).get("column") == "_days_before_report":
+            return int(e["kwargs"]["max_value"])
+    raise LookupError(f"{FILE_ROW_SUITE} has no bound on _days_before_report")
+
+
 def _run(suite_name: str, frame: pd.DataFrame):
     needed = suite_columns(suite_name) | {"_row_id"}
     frame = frame[[c for c in frame.columns if c in needed]]
