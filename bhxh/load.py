@@ -24,17 +24,21 @@ def _fields(column: pd.Series) -> list[str]:
         return np.where(nulls, NULL, digits).tolist() if nulls.any() else digits.tolist()
     values = column.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        texts = [v if isinstance(v, str) else None for v in values]  # the rest are nulls
+        texts = values.copy()  # strings and nulls
     else:  # dates and other values: each distinct one converted once
         codes, uniques = pd.factorize(values, sort=False)  # nulls (None, NaN, NaT, NA) -> -1
-        table = np.empty(len(uniques) + 1, dtype=object)
-        table[:-1] = [v if v.__class__ is str else str(v) for v in uniques]
-        table[-1] = None
-        texts = table[codes].tolist()
-    present = [t for t in texts if t]
-    if any(c in "".join(present) for c in "\\\t\n\r"):
-        return [t.translate(_ESCAPES) if t else NULL for t in texts]
-    return [t if t else NULL for t in texts]
+        texts = np.empty(len(uniques) + 1, dtype=object)
+        texts[:-1] = [v if v.__class__ is str else str(v) for v in uniques]
+        texts[-1] = None
+        texts = texts[codes]
+    missing = pd.isna(texts)
+    missing[~missing] = texts[~missing] == ""  # empty strings are NULL too
+    present = texts[~missing]
+    joined = "".join(present)
+    if any(c in joined for c in "\\\t\n\r"):
+        texts[~missing] = [t.translate(_ESCAPES) for t in present]
+    texts[missing] = NULL
+    return texts.tolist()
 
 
 def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int:

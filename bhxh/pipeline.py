@@ -202,7 +202,7 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
         summary.warnings = [f"{meta[c.file_id][4]}: {c.check_name}: {c.unexpected_count} unexpected"
                             for c in outcome.checks if not c.success and c.severity == "warning"]
 
-        receipts, quarantine, batch_personal = [], [], set()
+        receipts, quarantine, finished, batch_personal = [], [], [], set()
         rows_named: dict[int, set[int]] = {}  # file_id -> lines with a row-level GX failure
         for file_id, line in outcome.row_reasons:
             rows_named.setdefault(file_id, set()).add(line)
@@ -229,17 +229,11 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
             bad_at[np.flatnonzero(looked_at)[[bool(r) for r in reasons]]] = True
             bad = pd.Series(bad_at, index=rows.index, dtype=bool)
             reasons = [r for r in reasons if r]
-            good = rows[~bad]
-            frame = good[RECEIPT_COLUMNS].copy()
-            frame.insert(0, "file_id", file_id)
-            frame.insert(1, "line_no", good["line_no"])
-            frame.insert(2, "file_province_code", province)
-            frame.insert(3, "report_date", report_day)
-            frame.insert(4, "org_code", org)
-            frame["participant_key"] = keys[~bad]
-            if result.extra_columns:
-                frame["extra"] = _json_records(original.loc[~bad, result.extra_columns])
-            receipts.append(frame)
+            n_good = len(rows) - int(bad_at.sum())
+            receipts.append(_Receipts(rows.loc[~bad, ["line_no", *RECEIPT_COLUMNS]] if n_good < len(rows) else rows,
+                                      keys[~bad], file_id, province, report_day, org, n_good,
+                                      _json_records(original.loc[~bad, result.extra_columns])
+                                      if result.extra_columns else None))
             if bad.any():
                 bad_reasons = privacy.scrub_quarantined(original.loc[bad], reasons, personal)
                 orig = original.loc[bad].drop(columns=["full_name", "line_no"], errors="ignore").copy()
@@ -256,8 +250,8 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
                 }))
             n_bad = int(bad.sum())
             status = "quarantined" if file_reasons else "loaded"
-            _finish_file(conn, file_id, status, len(rows), len(rows) - n_bad, n_bad, result.control_total,
-                         result.extra_columns, "; ".join(file_reasons) or None)
+            finished.append((file_id, status, len(rows), len(rows) - n_bad, n_bad, result.control_total,
+                             result.extra_columns, "; ".join(file_reasons) or None))
             summary.rows_received += len(rows)
             summary.rows_loaded += len(rows) - n_bad
             summary.rows_quarantined += n_bad
@@ -273,12 +267,13 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
             quarantine.append(pd.DataFrame({"file_id": [file_id], "line_no": [0],
                                             "reasons": ["{" + json.dumps(reason, ensure_ascii=False) + "}"],
                                             "original": [json.dumps({"source_path": path}, ensure_ascii=False)]}))
-            _finish_file(conn, file_id, "rejected", None, 0, None, None, None, reason)
+            finished.append((file_id, "rejected", None, 0, None, None, None, reason))
             summary.rejected_files += 1
             summary.failures.append(f"{path}: rejected: {reason}")
 
+        _finish_files(conn, finished)
         if receipts:
-            copy_frame(conn, "raw.receipts", pd.concat(receipts, ignore_index=True))
+            copy_frame(conn, "raw.receipts", _receipts_frame(receipts))
         if quarantine:
             copy_frame(conn, "raw.quarantine", pd.concat(quarantine, ignore_index=True))
         _supersede(conn, list(meta))
@@ -287,28 +282,78 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
     return summary
 
 
+@dataclass
+class _Receipts:
+    """The rows of one file that load, and what raw.receipts adds to them."""
+    rows: pd.DataFrame  # line_no and RECEIPT_COLUMNS (more columns are ignored)
+    participant_keys: pd.Series
+    file_id: int
+    province_code: str
+    report_date: date
+    org_code: str
+    count: int
+    extra: list[str] | None  # the unknown columns of each row, as JSON
+
+
+def _receipts_frame(parts: list[_Receipts]) -> pd.DataFrame:
+    """The batch's rows for raw.receipts: one concatenation, the per-file columns repeated per row."""
+    sizes = [p.count for p in parts]
+
+    def per_file(values: list) -> np.ndarray:
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return np.repeat(out, sizes)
+
+    frame = pd.concat([p.rows[["line_no", *RECEIPT_COLUMNS]] for p in parts], ignore_index=True)
+    frame.insert(0, "file_id", np.repeat(np.asarray([p.file_id for p in parts], dtype=np.int64), sizes))
+    frame.insert(2, "file_province_code", per_file([p.province_code for p in parts]))
+    frame.insert(3, "report_date", per_file([p.report_date for p in parts]))
+    frame.insert(4, "org_code", per_file([p.org_code for p in parts]))
+    frame["participant_key"] = np.concatenate([p.participant_keys.to_numpy(dtype=object) for p in parts])
+    if any(p.extra is not None for p in parts):
+        frame["extra"] = np.concatenate([np.asarray(p.extra if p.extra is not None else [None] * p.count, dtype=object)
+                                         for p in parts])
+    return frame
+
+
 def _loaded_receipts(conn, inputs) -> frozenset:
-    """(org_code, year, receipt_no) already loaded from other reports than those in the batch."""
-    numbers = sorted({r for f in inputs for r in f.rows["receipt_no"].dropna()})
-    if not numbers:
+    """(org_code, year, receipt_no) already loaded from other reports than those in the batch.
+
+    Only the report days that can hold a receipt of the batch's collection years are probed (a
+    loaded receipt was reported 0 to ``max_days_before_report`` days after its collection, the
+    receipt_files suite quarantines any other file whole), so PostgreSQL prunes the other months."""
+    from bhxh.validate import max_days_before_report
+
+    numbers, years = set(), set()
+    for f in inputs:
+        keyed = f.rows["receipt_no"].notna() & f.rows["collected_on"].notna()
+        numbers.update(f.rows["receipt_no"][keyed])
+        years.update(pd.to_datetime(f.rows["collected_on"][keyed], errors="coerce").dt.year.dropna().astype(int))
+    if not numbers or not years:  # a key needs a collection year (as validate derives it)
         return frozenset()
+    first = date(min(years), 1, 1)
+    last = date(max(years), 12, 31) + timedelta(days=max_days_before_report())
     reports = {(f.province_code, f.report_date, f.org_code) for f in inputs}
     found = conn.execute(
         """select r.org_code, extract(year from r.collected_on)::int, r.receipt_no,
                   r.file_province_code, r.report_date
            from raw.receipts r join raw.report_files f using (file_id)
-           where f.status = 'loaded' and r.receipt_no = any(%s)""", (numbers,)).fetchall()
+           where f.status = 'loaded' and r.report_date between %s and %s and r.receipt_no = any(%s)""",
+        (first, last, sorted(numbers))).fetchall()
     return frozenset((org, str(year), no) for org, year, no, province, day, in found
                      if (province, day, org) not in reports)
 
 
-def _finish_file(conn, file_id, status, received, loaded, quarantined, control_total, extra, reason) -> None:
-    conn.execute(
-        """update raw.report_files set status = %s, rows_received = %s, rows_loaded = %s,
-               rows_quarantined = %s, control_total = %s, extra_columns = %s, reason = %s
-           where file_id = %s""",
-        (status, received, loaded, quarantined, control_total, extra or None, reason, file_id),
-    )
+def _finish_files(conn, finished: list[tuple]) -> None:
+    """The files' outcomes into the manifest, one statement for the batch: tuples of (file_id,
+    status, rows received, loaded, quarantined, control total, extra columns, reason)."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            """update raw.report_files set status = %s, rows_received = %s, rows_loaded = %s,
+                   rows_quarantined = %s, control_total = %s, extra_columns = %s, reason = %s
+               where file_id = %s""",
+            [(status, received, loaded, quarantined, control_total, extra or None, reason, file_id)
+             for file_id, status, received, loaded, quarantined, control_total, extra, reason in finished])
 
 
 def _supersede(conn: psycopg.Connection, file_ids: list[int]) -> None:
@@ -335,7 +380,10 @@ def _supersede(conn: psycopg.Connection, file_ids: list[int]) -> None:
     conn.execute(
         """update raw.quarantine q set superseded_by = f.superseded_by
            from raw.report_files f
-           where q.file_id = f.file_id and f.status = 'superseded' and q.superseded_by is distinct from f.superseded_by""")
+           where q.file_id = f.file_id and f.status = 'superseded' and q.superseded_by is distinct from f.superseded_by
+             and (f.province_code, f.report_date, f.org_code) in (
+                 select province_code, report_date, org_code from raw.report_files where file_id = any(%s))""",
+        (file_ids,))
 
 
 def _record_checks(conn, run_id, checks, meta, rejected, personal) -> None:

@@ -27,6 +27,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import PurePath
 from typing import Callable, Iterable
 
@@ -90,6 +91,7 @@ _INT64_MAX = 2**63 - 1
 _MARKS = dict.fromkeys(cp for cp in range(0x10000) if unicodedata.category(chr(cp)) == "Mn")  # to delete
 
 
+@lru_cache(maxsize=1 << 16)
 def _fold(text: str) -> str:
     """Match key of a header or a label: NFC, no diacritics (đ->d), lower case, '_' and runs of
     whitespace as one space."""
@@ -498,7 +500,9 @@ def _parse_body_csv(body: str, delim: str, width: int, first_line: int, filename
                 rec.extend([""] * (ncols - len(rec)))
         grid = _object_grid(records, ncols)
         del records
-        cells = pd.DataFrame({i: pd.Series(grid[:, i].copy(), dtype=object, copy=False) for i in range(ncols)})
+        index = pd.RangeIndex(len(grid))  # one index object: the frame need not align its columns
+        cells = pd.DataFrame({i: pd.Series(grid[:, i].copy(), dtype=object, index=index, copy=False)
+                              for i in range(ncols)})
         return cells, ncells, np.asarray(starts, dtype=np.int64)
     finally:
         if gc_was_enabled:
@@ -599,39 +603,53 @@ def _read_xlsx(data: bytes, filename: str) -> ReadResult:
 
 
 def _read_sheet(rows, head, header: _Header, filename: str) -> ReadResult:
+    """The body rows after the header, converted to text column by column (each distinct value of a
+    column once); a row's cell count is its last non-blank cell, at least the header's width."""
     width = _header_width(header.cells)
     keys = [_fold(c) for c in header.cells[:width]]
     widths = [CODE_WIDTHS.get(HEADER_KEYS.get(k, ""), None) for k in keys]
-    body_rows: list[list[str]] = []
-    line_nos: list[int] = []
-    ncells: list[int] = []
+    body = [row for row_no, row in head if row_no > header.line]
+    body.extend(rows)
+    n = len(body)
+    line_nos = np.arange(header.line + 1, header.line + 1 + n, dtype=np.int64)
+    ncols_raw = max(max(map(len, body), default=0), width, 1)
+    grid = _object_grid([list(r) for r in body], ncols_raw) if n else np.empty((0, ncols_raw), dtype=object)
+    texts, filled = [], np.zeros((n, ncols_raw), dtype=bool)
+    for i in range(ncols_raw):
+        text, filled[:, i] = _xlsx_column(grid[:, i], widths[i] if i < width else None)
+        texts.append(text)
+    # the last non-blank cell of each row (0: a blank row)
+    last = np.where(filled.any(axis=1), ncols_raw - np.argmax(filled[:, ::-1], axis=1), 0) if n else \
+        np.zeros(0, dtype=np.int64)
+    # a spreadsheet row has no cell count: only values beyond the header's columns are wrong
+    ncells = np.where(last == 0, 0, np.maximum(last, width)).astype(np.int64)
+    ncols = max(int(ncells.max()) if n else 0, width, 1)
+    columns, index = {}, pd.RangeIndex(n)
+    for i in range(ncols):
+        column = texts[i] if i < ncols_raw else np.full(n, "", dtype=object)
+        beyond = last <= i  # cells after a row's last non-blank one are empty
+        if beyond.any():
+            column = column.copy()
+            column[beyond] = ""
+        columns[i] = pd.Series(column, dtype=object, index=index, copy=False)
+    cells = pd.DataFrame(columns, copy=False)
+    return _build(cells, ncells, line_nos, header.cells, header.line, "xlsx", None, filename, strict_width=False)
 
-    def add(row_no: int, row: tuple) -> None:
-        last = len(row)
-        while last > 0 and (row[last - 1] is None or (isinstance(row[last - 1], str) and not row[last - 1].strip())):
-            last -= 1
-        cells = [_xlsx_text(v, widths[i] if i < width else None) for i, v in enumerate(row[:last])]
-        body_rows.append(cells)
-        line_nos.append(row_no)
-        # a spreadsheet row has no cell count: only values beyond the header's columns are wrong
-        ncells.append(0 if last == 0 else max(last, width))
 
-    for row_no, row in head:
-        if row_no > header.line:
-            add(row_no, row)
-    row_no = head[-1][0] if head else 0
-    for row in rows:
-        row_no += 1
-        add(row_no, row)
-
-    ncols = max(max(ncells, default=0), width, 1)
-    for rec in body_rows:
-        if len(rec) < ncols:
-            rec.extend([""] * (ncols - len(rec)))
-    grid = _object_grid(body_rows, ncols)
-    cells = pd.DataFrame({i: pd.Series(grid[:, i].copy(), dtype=object, copy=False) for i in range(ncols)})
-    return _build(cells, np.asarray(ncells, dtype=np.int64), np.asarray(line_nos, dtype=np.int64), header.cells,
-                  header.line, "xlsx", None, filename, strict_width=False)
+def _xlsx_column(values: np.ndarray, code_width: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(text, filled): ``_xlsx_text`` of every cell of a column, and whether it is not blank, once per
+    distinct value. Values that compare equal have the same text, except booleans beside numbers
+    (True == 1) and NaN beside empty cells: such a column is converted cell by cell."""
+    kinds = set(map(type, values))
+    nan = pd.isna(values) if float in kinds else None
+    if (bool in kinds and kinds & {int, float}) or (nan is not None and any(v is not None for v in values[nan])):
+        codes, uniques = np.arange(len(values)), values
+    else:
+        codes, uniques = pd.factorize(values, sort=False)  # None -> -1
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = [_xlsx_text(u, code_width) for u in uniques]
+    table[-1] = ""
+    return table[codes], ~_blank_rows(table)[codes]
 
 
 # --------------------------------------------------------------------------------------------
@@ -787,26 +805,29 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
             if absent.any():
                 values = values.copy()
                 values[absent] = None
-        return pd.Series(values, dtype=object)
+        return pd.Series(values, dtype=object, index=index, copy=False)
 
     # canonical rows and the original cells
-    line_series = pd.Series(line_nos.astype(np.int64), name="line_no")
+    index = pd.RangeIndex(n)  # shared by every column: building the frames needs no alignment
+    line_series = pd.Series(line_nos.astype(np.int64), name="line_no", index=index)
     rows: dict[str, object] = {"line_no": line_series}
     original: dict[str, object] = {"line_no": line_series.copy()}
     cell_errors: list[tuple[str, np.ndarray, list, np.ndarray]] = []
     for col in canonical.CANONICAL_COLUMNS:
         if col not in positions:
             if col in canonical.INTEGER_COLUMNS:
-                rows[col] = pd.array([pd.NA] * n, dtype="Int64")
+                rows[col] = pd.Series(pd.array([pd.NA] * n, dtype="Int64"), index=index)
             else:
-                rows[col] = pd.Series([None] * n, dtype=object)
+                rows[col] = pd.Series(np.full(n, None, dtype=object), dtype=object, index=index)
             continue
         i = positions[col]
         original[col] = original_column(i)
         if col in STRING_COLUMNS:
-            rows[col] = _convert_text(raw_values(i))
+            rows[col] = pd.Series(_convert_text(column(i), codes_of(i)), dtype=object, index=index, copy=False)
         else:
-            rows[col] = _convert(col, column(i), codes_of(i), cell_errors)
+            converted = _convert(col, column(i), codes_of(i), cell_errors)
+            rows[col] = pd.Series(converted, dtype=None if col in canonical.INTEGER_COLUMNS else object,
+                                  index=index, copy=False)
     for name, i in extras:
         original[name] = original_column(i)
 
@@ -834,10 +855,12 @@ def _blank_rows(values: np.ndarray) -> np.ndarray:
     return np.fromiter((not v or v.isspace() for v in values), dtype=bool, count=len(values))
 
 
-def _convert_text(values: np.ndarray) -> pd.Series:
-    out = np.empty(len(values), dtype=object)
-    out[:] = [v.strip() or None for v in values]
-    return pd.Series(out, dtype=object)
+def _convert_text(source: _Column, codes: np.ndarray) -> np.ndarray:
+    """The stripped text of each cell; empty cells as None."""
+    table = np.empty(len(source.stripped) + 1, dtype=object)
+    table[:-1] = [v or None for v in source.stripped]
+    table[-1] = None
+    return table[codes]
 
 
 def _convert(col: str, source: _Column, codes: np.ndarray, cell_errors: list) -> object:
@@ -871,7 +894,7 @@ def _convert(col: str, source: _Column, codes: np.ndarray, cell_errors: list) ->
         return pd.arrays.IntegerArray(ints[codes], nulls[codes])
     out = np.empty(len(values), dtype=object)
     out[:] = values
-    return pd.Series(out[codes] if n else np.empty(0, dtype=object), dtype=object)
+    return out[codes] if n else np.empty(0, dtype=object)
 
 
 # --------------------------------------------------------------------------------------------

@@ -157,3 +157,37 @@ def test_a_run_with_a_look_back_window_loads_it_a_day_at_a_time(fresh_db, tmp_pa
                             "group by 1 order by 1").fetchall()
         assert runs == [(first, 1), (last, 1)]
         assert conn.execute("select count(distinct run_id) from raw.dq_results").fetchone() == (2,)
+
+
+def test_a_receipt_number_loaded_from_another_month_is_quarantined_as_a_repeat(fresh_db, source):
+    """The lookup of loaded receipt numbers reads only the report days that can hold a receipt of the
+    batch's collection years; a repeat in another month partition is still found."""
+    _run(source)  # 2024-05-15: 9 receipts collected 15/05/2024
+    later = date(2024, 6, 10)  # 26 days after collection: within the 31 days a report may lag
+    folder = source / "30" / later.isoformat()
+    folder.mkdir()
+    shutil.copy(source / "30" / DAY.isoformat() / "VNPOST.csv", folder / "VNPOST.csv")
+    summary = _run(source, day=later)
+    assert (summary.rows_received, summary.rows_loaded, summary.rows_quarantined) == (9, 0, 9)
+    with psycopg.connect(fresh_db) as conn:
+        reasons = conn.execute("select reasons from raw.quarantine q join raw.report_files f using (file_id) "
+                               "where f.report_date = %s", (later,)).fetchall()
+    assert len(reasons) == 9
+    assert all(any("_receipt_loaded_before" in r for r in rs) for (rs,) in reasons)
+
+
+def test_a_replaced_version_marks_its_quarantined_rows_superseded(fresh_db, source):
+    folder = source / "30" / DAY.isoformat()
+    path = folder / "VNPOST.csv"
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    path.write_text("\n".join(lines).replace(";3021007781;", ";302100778;") + "\n", encoding="utf-8-sig")
+    assert _run(source).rows_quarantined == 1
+    _run(source, day=date(2024, 5, 16))  # another report in between: the v2's run is a batch of its own
+    v2 = lines[:6] + ["Tổng cộng;;;;;;;;;;;;;;;;;;;1.518.000"]
+    (folder / "VNPOST.v2.csv").write_text("\n".join(v2) + "\n", encoding="utf-8-sig")
+    _run(source)
+    with psycopg.connect(fresh_db) as conn:
+        v1, v2_id = [r[0] for r in conn.execute("select file_id from raw.report_files where report_date = %s "
+                                                "order by version", (DAY,)).fetchall()]
+        marked = conn.execute("select file_id, line_no, superseded_by from raw.quarantine").fetchall()
+    assert marked == [(v1, 6, v2_id)]

@@ -537,3 +537,20 @@ def test_missing_required_column_message_names_the_unrecognised_ones():
         "r.csv: line 1: the header lacks required columns: Mã điểm thu (collection_point); "
         "unrecognised columns: 'Mã bưu cục'"
     )
+
+
+def test_xlsx_column_mixing_booleans_numbers_and_blanks_keeps_each_cell_text():
+    """Cells are converted once per distinct value of a column, but True == 1 in Python: such a column
+    is converted cell by cell (TRUE stays TRUE, 1 stays 1); whitespace after the last value is blank."""
+    header = list(canonical.COLUMNS.values())
+    base = ["15/05/2024", "P", "30", "288", "10507", "3021004512", "X", 1978, "Nam", "TN", "new", "05/2024",
+            1, 1500000, None, "Khác", 33000, 297000]
+    rows = [[f"R{i}", *base] for i in range(3)]
+    rows[0][2] = True  # collection point
+    rows[1][2] = 1
+    rows[2][2] = 1.0
+    rows[2] = rows[2] + ["   "]  # a blank cell beyond the header: not a value
+    result = read_report(_xlsx([header, *rows]), "a.xlsx")
+    assert result.original["collection_point"].tolist() == ["TRUE", "1", "1"]
+    assert result.rows["collection_point"].tolist() == ["TRUE", "1", "1"]
+    assert result.errors == {}
