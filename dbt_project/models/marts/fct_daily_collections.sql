@@ -38,20 +38,10 @@ changed_keys as (
 files as (
 
     select files.file_id, files.file_province_code, files.report_date, files.org_code
-    {% if is_incremental() %}
-    -- each changed key's files through the manifest's key (lateral with offset 0: a hash join would
-    -- scan every file of the history)
-    from changed_keys
-    cross join lateral (
-        select * from (select * from {{ ref('stg_collections__report_files') }}) as files
-        where files.file_province_code = changed_keys.province_code
-          and files.report_date = changed_keys.report_date
-          and files.org_code = changed_keys.org_code
-        offset 0  -- a fence: kept a per-key lookup, never flattened into a hash join
-    ) as files
-    {% else %}
-    from (select * from {{ ref('stg_collections__report_files') }}) as files
-    {% endif %}
+    -- each changed key's files through the manifest's key
+    {{ rows_of_changed_keys('stg_collections__report_files', 'files', 'changed_keys',
+                            [('file_province_code', 'province_code'), ('report_date', 'report_date'),
+                             ('org_code', 'org_code')]) }}
     where files.file_status = 'loaded'
 
 ),

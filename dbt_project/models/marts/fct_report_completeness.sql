@@ -38,39 +38,20 @@ changed_days as (
 ),
 {% endif %}
 
--- incremental: the changed days' rows only, each day looked up through the tables' keys (lateral with
--- offset 0: a hash join would scan every file of the history)
+-- incremental: the changed days' rows only, each day looked up through the tables' keys
 expected as (
 
     select expected.*
-    {% if is_incremental() %}
-    from changed_days
-    cross join lateral (
-        select * from (select * from {{ ref('stg_collections__expected_reports') }}) as expected
-        where expected.province_code = changed_days.province_code
-          and expected.report_date = changed_days.report_date
-        offset 0  -- a fence: kept a per-key lookup, never flattened into a hash join
-    ) as expected
-    {% else %}
-    from (select * from {{ ref('stg_collections__expected_reports') }}) as expected
-    {% endif %}
+    {{ rows_of_changed_keys('stg_collections__expected_reports', 'expected', 'changed_days',
+                            [('province_code', 'province_code'), ('report_date', 'report_date')]) }}
 
 ),
 
 files as (
 
     select files.*
-    {% if is_incremental() %}
-    from changed_days
-    cross join lateral (
-        select * from (select * from {{ ref('stg_collections__report_files') }}) as files
-        where files.file_province_code = changed_days.province_code
-          and files.report_date = changed_days.report_date
-        offset 0  -- a fence: kept a per-key lookup, never flattened into a hash join
-    ) as files
-    {% else %}
-    from (select * from {{ ref('stg_collections__report_files') }}) as files
-    {% endif %}
+    {{ rows_of_changed_keys('stg_collections__report_files', 'files', 'changed_days',
+                            [('file_province_code', 'province_code'), ('report_date', 'report_date')]) }}
     where files.file_status <> 'landed'
 
 ),
