@@ -478,33 +478,27 @@ def _object_grid(records: list[list[str]], ncols: int) -> np.ndarray:
 
 def _parse_body_csv(body: str, delim: str, width: int, first_line: int, filename: str):
     """The csv module: handles quotes (and line breaks inside quotes), tracking physical lines."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # a million new lists would trigger full collections again and again
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delim)
+    records: list[list[str]] = []
+    starts: list[int] = []
+    prev = 0
     try:
-        reader = csv.reader(io.StringIO(body, newline=""), delimiter=delim)
-        records: list[list[str]] = []
-        starts: list[int] = []
-        prev = 0
-        try:
-            for rec in reader:
-                starts.append(first_line + prev)
-                prev = reader.line_num
-                records.append(rec)
-        except csv.Error as exc:
-            raise ReportRejected(f"{filename}: line {first_line + prev}: unreadable CSV ({exc})",
-                                 line=first_line + prev) from None
-        ncells = np.fromiter((len(r) for r in records), dtype=np.int64, count=len(records))
-        ncols = max(int(ncells.max()) if len(records) else 0, width, 1)
-        for rec in records:
-            if len(rec) < ncols:
-                rec.extend([""] * (ncols - len(rec)))
-        grid = _object_grid(records, ncols)
-        del records
-        cells = [grid[:, i].copy() for i in range(ncols)]
-        return cells, ncells, np.asarray(starts, dtype=np.int64)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+        for rec in reader:
+            starts.append(first_line + prev)
+            prev = reader.line_num
+            records.append(rec)
+    except csv.Error as exc:
+        raise ReportRejected(f"{filename}: line {first_line + prev}: unreadable CSV ({exc})",
+                             line=first_line + prev) from None
+    ncells = np.fromiter((len(r) for r in records), dtype=np.int64, count=len(records))
+    ncols = max(int(ncells.max()) if len(records) else 0, width, 1)
+    for rec in records:
+        if len(rec) < ncols:
+            rec.extend([""] * (ncols - len(rec)))
+    grid = _object_grid(records, ncols)
+    del records
+    cells = [grid[:, i].copy() for i in range(ncols)]
+    return cells, ncells, np.asarray(starts, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -611,7 +605,7 @@ def _read_sheet(rows, head, header: _Header, filename: str) -> ReadResult:
     n = len(body)
     line_nos = np.arange(header.line + 1, header.line + 1 + n, dtype=np.int64)
     ncols_raw = max(max(map(len, body), default=0), width, 1)
-    grid = _object_grid([list(r) for r in body], ncols_raw) if n else np.empty((0, ncols_raw), dtype=object)
+    grid = _object_grid(body, ncols_raw) if n else np.empty((0, ncols_raw), dtype=object)
     texts, filled = [], np.zeros((n, ncols_raw), dtype=bool)
     for i in range(ncols_raw):
         text, filled[:, i] = _xlsx_column(grid[:, i], widths[i] if i < width else None)
@@ -916,6 +910,10 @@ def read_report(data: bytes, filename: str) -> ReadResult:
         raise ReportRejected(f"{name}: unsupported file type {suffix or '(no extension)'!r}: expected .csv or .xlsx")
     if data is None or len(data) == 0:
         raise ReportRejected(f"{name}: empty file (0 bytes)")
+    # no cyclic garbage collection during a read: the rows' lists and cells all live until it ends, and
+    # each collection they would trigger sweeps the whole process (GX's objects included) for nothing
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         if suffix == ".xlsx":
             return _read_xlsx(bytes(data), name)
@@ -926,3 +924,6 @@ def read_report(data: bytes, filename: str) -> ReadResult:
         raise
     except Exception as exc:  # never let bad content escape as something else
         raise ReportRejected(f"{name}: unreadable report ({type(exc).__name__}: {exc})") from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
