@@ -7,6 +7,8 @@ the next."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import psycopg
@@ -14,18 +16,7 @@ import psycopg
 NULL = "\\N"
 BLOCK_ROWS = 16384  # rows per block of COPY text
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_SPECIAL = ("\\", "\t", "\n", "\r")
-
-
-def _text(value) -> str | None:
-    """One distinct value's COPY field; None for NULL."""
-    if value.__class__ is not str:
-        value = str(value)
-    if not value:
-        return None
-    if any(c in value for c in _SPECIAL):
-        return value.translate(_ESCAPES)
-    return value
+_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
 def _fields(column: pd.Series) -> list[str]:
@@ -38,10 +29,14 @@ def _fields(column: pd.Series) -> list[str]:
         codes, uniques = pd.factorize(values, sort=False)
         if column.hasnans:
             codes = np.where(column.isna().to_numpy(), -1, codes)
+        texts = uniques.astype(str).tolist()
     else:
         codes, uniques = pd.factorize(column.to_numpy(dtype=object), sort=False)  # nulls (None, NaN, NaT, NA) -> -1
-    table = np.empty(len(uniques) + 1, dtype=object)
-    table[:-1] = [t if (t := _text(u)) is not None else NULL for u in uniques.tolist()]
+        texts = [u if u.__class__ is str else str(u) for u in uniques.tolist()]
+        if _SPECIAL.search("".join(texts)):
+            texts = [t.translate(_ESCAPES) for t in texts]
+    table = np.empty(len(texts) + 1, dtype=object)
+    table[:-1] = [t or NULL for t in texts]  # empty strings are NULL too
     table[-1] = NULL
     return table[codes].tolist()
 
