@@ -407,8 +407,7 @@ def _read_csv(data: bytes, filename: str) -> ReadResult:
         parsed = _parse_body_csv(body_bytes.decode("utf-8"), delim, width, first_line, filename)
     cells, ncells, line_nos = parsed
     if not nfc:
-        for i in cells.columns:
-            cells[i] = _nfc_column(cells[i].to_numpy(dtype=object), decomposed=encoding == "cp1258")
+        cells = [_nfc_column(values, decomposed=encoding == "cp1258") for values in cells]
 
     return _build(cells, ncells, line_nos, best.cells, best.line, encoding, delim, filename, strict_width=True)
 
@@ -445,18 +444,19 @@ def _parse_body_fast(raw: bytes, delim: str, width: int, first_line: int):
     ncells = np.where(lengths > 0, counts + 1, 0).astype(np.int64)
     ncols = max(int(ncells.max()) if n else 0, width, 1)
     if n == 0:
-        cells = pd.DataFrame({i: pd.Series([], dtype=object) for i in range(ncols)})
+        cells = [np.empty(0, dtype=object) for _ in range(ncols)]
     else:
         try:
-            cells = pd.read_csv(
+            frame = pd.read_csv(
                 io.BytesIO(raw), sep=delim, header=None, names=list(range(ncols)),
                 dtype=object, keep_default_na=False, na_filter=False, skip_blank_lines=False, quoting=csv.QUOTE_NONE,
                 encoding="utf-8", engine="c", index_col=False,
             )
         except Exception:
             return None
-        if len(cells) != n:
+        if len(frame) != n:
             return None  # the parser saw the lines differently: use the csv module
+        cells = [frame[i].to_numpy(dtype=object) for i in range(ncols)]
     line_nos = np.arange(first_line, first_line + n, dtype=np.int64)
     return cells, ncells, line_nos
 
@@ -478,35 +478,27 @@ def _object_grid(records: list[list[str]], ncols: int) -> np.ndarray:
 
 def _parse_body_csv(body: str, delim: str, width: int, first_line: int, filename: str):
     """The csv module: handles quotes (and line breaks inside quotes), tracking physical lines."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # a million new lists would trigger full collections again and again
+    reader = csv.reader(io.StringIO(body, newline=""), delimiter=delim)
+    records: list[list[str]] = []
+    starts: list[int] = []
+    prev = 0
     try:
-        reader = csv.reader(io.StringIO(body, newline=""), delimiter=delim)
-        records: list[list[str]] = []
-        starts: list[int] = []
-        prev = 0
-        try:
-            for rec in reader:
-                starts.append(first_line + prev)
-                prev = reader.line_num
-                records.append(rec)
-        except csv.Error as exc:
-            raise ReportRejected(f"{filename}: line {first_line + prev}: unreadable CSV ({exc})",
-                                 line=first_line + prev) from None
-        ncells = np.fromiter((len(r) for r in records), dtype=np.int64, count=len(records))
-        ncols = max(int(ncells.max()) if len(records) else 0, width, 1)
-        for rec in records:
-            if len(rec) < ncols:
-                rec.extend([""] * (ncols - len(rec)))
-        grid = _object_grid(records, ncols)
-        del records
-        index = pd.RangeIndex(len(grid))  # one index object: the frame need not align its columns
-        cells = pd.DataFrame({i: pd.Series(grid[:, i].copy(), dtype=object, index=index, copy=False)
-                              for i in range(ncols)})
-        return cells, ncells, np.asarray(starts, dtype=np.int64)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+        for rec in reader:
+            starts.append(first_line + prev)
+            prev = reader.line_num
+            records.append(rec)
+    except csv.Error as exc:
+        raise ReportRejected(f"{filename}: line {first_line + prev}: unreadable CSV ({exc})",
+                             line=first_line + prev) from None
+    ncells = np.fromiter((len(r) for r in records), dtype=np.int64, count=len(records))
+    ncols = max(int(ncells.max()) if len(records) else 0, width, 1)
+    for rec in records:
+        if len(rec) < ncols:
+            rec.extend([""] * (ncols - len(rec)))
+    grid = _object_grid(records, ncols)
+    del records
+    cells = [grid[:, i].copy() for i in range(ncols)]
+    return cells, ncells, np.asarray(starts, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -613,7 +605,7 @@ def _read_sheet(rows, head, header: _Header, filename: str) -> ReadResult:
     n = len(body)
     line_nos = np.arange(header.line + 1, header.line + 1 + n, dtype=np.int64)
     ncols_raw = max(max(map(len, body), default=0), width, 1)
-    grid = _object_grid([list(r) for r in body], ncols_raw) if n else np.empty((0, ncols_raw), dtype=object)
+    grid = _object_grid(body, ncols_raw) if n else np.empty((0, ncols_raw), dtype=object)
     texts, filled = [], np.zeros((n, ncols_raw), dtype=bool)
     for i in range(ncols_raw):
         text, filled[:, i] = _xlsx_column(grid[:, i], widths[i] if i < width else None)
@@ -624,15 +616,14 @@ def _read_sheet(rows, head, header: _Header, filename: str) -> ReadResult:
     # a spreadsheet row has no cell count: only values beyond the header's columns are wrong
     ncells = np.where(last == 0, 0, np.maximum(last, width)).astype(np.int64)
     ncols = max(int(ncells.max()) if n else 0, width, 1)
-    columns, index = {}, pd.RangeIndex(n)
+    cells = []
     for i in range(ncols):
         column = texts[i] if i < ncols_raw else np.full(n, "", dtype=object)
         beyond = last <= i  # cells after a row's last non-blank one are empty
         if beyond.any():
             column = column.copy()
             column[beyond] = ""
-        columns[i] = pd.Series(column, dtype=object, index=index, copy=False)
-    cells = pd.DataFrame(columns, copy=False)
+        cells.append(column)
     return _build(cells, ncells, line_nos, header.cells, header.line, "xlsx", None, filename, strict_width=False)
 
 
@@ -670,11 +661,11 @@ class _Column:
 
 
 
-def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header_cells: list[str], header_line: int,
+def _build(cells: list[np.ndarray], ncells: np.ndarray, line_nos: np.ndarray, header_cells: list[str], header_line: int,
            encoding: str, delimiter: str | None, filename: str, strict_width: bool) -> ReadResult:
     width = _header_width(header_cells)
     n = len(line_nos)
-    ncols = len(cells.columns)
+    ncols = len(cells)
 
     # header -> column positions
     positions: dict[str, int] = {}
@@ -692,7 +683,7 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
         elif key == ROW_NUMBER_KEY:
             continue
         elif not key:
-            if n and not _blank_rows(cells[i].to_numpy(dtype=object)).all():  # a nameless column with data
+            if n and not _blank_rows(cells[i]).all():  # a nameless column with data
                 extras.append((f"column_{i + 1}", i))
         else:
             extras.append((h.strip(), i))
@@ -725,16 +716,16 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
     control_total: int | None = None
     if n:
         # blank rows: every cell empty
-        maybe_blank = np.flatnonzero((ncells == 0) | _blank_rows(cells[0].to_numpy(dtype=object)))
+        maybe_blank = np.flatnonzero((ncells == 0) | _blank_rows(cells[0]))
         if len(maybe_blank):
             blank = np.ones(len(maybe_blank), dtype=bool)
             for i in range(ncols):
-                blank &= _blank_rows(cells[i].to_numpy(dtype=object)[maybe_blank])
+                blank &= _blank_rows(cells[i][maybe_blank])
             keep[maybe_blank[blank]] = False
 
         # the 'Tổng cộng' row: a receipt always has a receipt number, so only rows whose receipt number
         # is empty (or is the label itself) are candidates; then any cell may carry the label
-        receipt = cells[positions["receipt_no"]].to_numpy(dtype=object)
+        receipt = cells[positions["receipt_no"]]
         is_cand = _blank_rows(receipt)
         if _TOTAL_RAW_RX.search("\x00".join(receipt)):  # one pass in C before any per-value test
             is_cand |= np.array([_is_total_label(v) for v in receipt], dtype=bool)
@@ -742,7 +733,7 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
         if len(cand):
             has_label = np.zeros(len(cand), dtype=bool)
             for i in range(ncols):
-                sub = cells[i].to_numpy()[cand]
+                sub = cells[i][cand]
                 has_label |= np.array([_is_total_label(v) for v in sub], dtype=bool)
             totals = cand[has_label]
             if len(totals) > 1:
@@ -753,7 +744,7 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
                 r = int(totals[0])
                 line = int(line_nos[r])
                 keep[r] = False
-                raw_total = cells.iat[r, positions["amount"]]
+                raw_total = cells[positions["amount"]][r]
                 if raw_total is not None and str(raw_total).strip():
                     value, reason = _parse_int(str(raw_total))
                     if reason:
@@ -769,7 +760,7 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
     n = len(line_nos)
 
     def raw_values(i: int) -> np.ndarray:
-        values = cells[i].to_numpy(dtype=object)
+        values = cells[i]
         return values[take] if take is not None else values
 
     def codes_of(i: int) -> np.ndarray:
@@ -798,36 +789,33 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
                     reason = f"row has values beyond the header's {width} columns (up to column {last})"
                 errors.setdefault(int(line_nos[r]), []).append(reason)
 
-    def original_column(i: int) -> pd.Series:
+    def original_column(i: int) -> np.ndarray:
         values = raw_values(i)
         if short.any():
             absent = short & (ncells <= i)
             if absent.any():
                 values = values.copy()
                 values[absent] = None
-        return pd.Series(values, dtype=object, index=index, copy=False)
+        return values
 
     # canonical rows and the original cells
-    index = pd.RangeIndex(n)  # shared by every column: building the frames needs no alignment
-    line_series = pd.Series(line_nos.astype(np.int64), name="line_no", index=index)
-    rows: dict[str, object] = {"line_no": line_series}
-    original: dict[str, object] = {"line_no": line_series.copy()}
+    line_nos = line_nos.astype(np.int64)
+    rows: dict[str, object] = {"line_no": line_nos}
+    original: dict[str, object] = {"line_no": line_nos.copy()}
     cell_errors: list[tuple[str, np.ndarray, list, np.ndarray]] = []
     for col in canonical.CANONICAL_COLUMNS:
         if col not in positions:
             if col in canonical.INTEGER_COLUMNS:
-                rows[col] = pd.Series(pd.array([pd.NA] * n, dtype="Int64"), index=index)
+                rows[col] = pd.array([pd.NA] * n, dtype="Int64")
             else:
-                rows[col] = pd.Series(np.full(n, None, dtype=object), dtype=object, index=index)
+                rows[col] = np.full(n, None, dtype=object)
             continue
         i = positions[col]
         original[col] = original_column(i)
         if col in STRING_COLUMNS:
-            rows[col] = pd.Series(_convert_text(column(i), codes_of(i)), dtype=object, index=index, copy=False)
+            rows[col] = _convert_text(column(i), codes_of(i))
         else:
-            converted = _convert(col, column(i), codes_of(i), cell_errors)
-            rows[col] = pd.Series(converted, dtype=None if col in canonical.INTEGER_COLUMNS else object,
-                                  index=index, copy=False)
+            rows[col] = _convert(col, column(i), codes_of(i), cell_errors)
     for name, i in extras:
         original[name] = original_column(i)
 
@@ -837,11 +825,9 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
             code = int(codes[r])
             errors.setdefault(int(line_nos[r]), []).append(f"{col}: {_show(uniques[code])} {reasons[code]}")
 
-    rows_df = pd.DataFrame({c: rows[c] for c in ("line_no", *canonical.CANONICAL_COLUMNS)}, copy=False)
-    original_df = pd.DataFrame(original, copy=False)
     return ReadResult(
-        rows=rows_df,
-        original=original_df,
+        rows=_frame(rows, n),
+        original=_frame(original, n),
         errors={k: errors[k] for k in sorted(errors)},
         control_total=control_total,
         extra_columns=[name for name, _ in extras],
@@ -849,6 +835,17 @@ def _build(cells: pd.DataFrame, ncells: np.ndarray, line_nos: np.ndarray, header
         encoding=encoding,
         delimiter=delimiter,
     )
+
+
+def _frame(columns: dict[str, object], n: int) -> pd.DataFrame:
+    """A frame of these column arrays, in this order, each keeping its dtype (object arrays stay object:
+    pandas would otherwise infer strings); the object columns are given to pandas in one go."""
+    objects = {name: v for name, v in columns.items() if isinstance(v, np.ndarray) and v.dtype == object}
+    frame = pd.DataFrame(objects, index=pd.RangeIndex(n), dtype=object, copy=False)
+    for position, (name, values) in enumerate(columns.items()):
+        if name not in objects:
+            frame.insert(position, name, values)
+    return frame
 
 
 def _blank_rows(values: np.ndarray) -> np.ndarray:
@@ -913,6 +910,10 @@ def read_report(data: bytes, filename: str) -> ReadResult:
         raise ReportRejected(f"{name}: unsupported file type {suffix or '(no extension)'!r}: expected .csv or .xlsx")
     if data is None or len(data) == 0:
         raise ReportRejected(f"{name}: empty file (0 bytes)")
+    # no cyclic garbage collection during a read: the rows' lists and cells all live until it ends, and
+    # each collection they would trigger sweeps the whole process (GX's objects included) for nothing
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         if suffix == ".xlsx":
             return _read_xlsx(bytes(data), name)
@@ -923,3 +924,6 @@ def read_report(data: bytes, filename: str) -> ReadResult:
         raise
     except Exception as exc:  # never let bad content escape as something else
         raise ReportRejected(f"{name}: unreadable report ({type(exc).__name__}: {exc})") from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()

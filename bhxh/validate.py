@@ -172,11 +172,11 @@ def _row_frame(files: list[FileInput], loaded_receipts: frozenset = frozenset())
     known = (combined["_collection_year"].notna() & combined["receipt_no"].notna()).to_numpy()
     years = combined["_collection_year"].to_numpy(dtype=object)[known]
     numbers = combined["receipt_no"].to_numpy(dtype=object)[known]
-    keys[known] = [f"{o}|{y}|{r}" for o, y, r in zip(org[known], years, numbers)]
+    keys[known] = [f"{o}|{y}|{r}" for o, y, r in zip(org[known], years, numbers)]  # org codes never hold '|'
     # uniqueness within the batch: only the report versions that stay (a v1 repeats its v2's numbers)
     combined["_receipt_key"] = pd.Series(np.where(per_file([f.is_latest for f in files], bool), keys, None),
                                          dtype=object)
-    combined["_receipt_loaded_before"] = ([k is not None and tuple(k.split("|", 2)) in loaded_receipts for k in keys]
+    combined["_receipt_loaded_before"] = (pd.Series(keys, dtype=object).isin({"|".join(k) for k in loaded_receipts})
                                           if loaded_receipts else False)
     combined["_expected_amount"] = expected_amount(combined)  # parameters per collection day
     combined["_amount_deviation"] = (combined["amount"].astype("Int64") - combined["_expected_amount"]).astype("Int64")
