@@ -17,7 +17,7 @@ import pytest
 
 from bhxh import pipeline
 from bhxh.cli import main as cli_main
-from bhxh.pseudonym import PseudonymKeyMismatch, load_key
+from bhxh.pseudonym import PseudonymKeyMismatch, load_key, pseudonymise
 from bhxh.settings import get_settings
 
 from .conftest import SHARED
@@ -29,6 +29,20 @@ CODE_LINE_5 = "3021004512"
 
 def _hmac(key: str, value: str) -> str:
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+# RFC 4231 HMAC-SHA-256 test cases 1, 2 and 6 (6: a key longer than the block, hashed first)
+@pytest.mark.parametrize("key, text, expected", [
+    (b"\x0b" * 20, "Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+    (b"Jefe", "what do ya want for nothing?", "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+    (b"\xaa" * 131, "Test Using Larger Than Block-Size Key - Hash Key First",
+     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+])
+def test_pseudonyms_are_hmac_sha256(key, text, expected):
+    import pandas as pd
+
+    values = pd.Series([text, None, text], dtype=object)
+    assert pseudonymise(values, key).tolist() == [expected, None, expected]
 
 
 def test_environment_key_comes_first_then_the_airflow_variable(monkeypatch, tmp_path):
