@@ -2,12 +2,12 @@
 wall and CPU seconds of its phases (reading, GX, COPY, privacy, ANALYZE, receipt lookup), summed per
 function (CPU: this process's, so the server's share of COPY and ANALYZE is only in the wall time).
 
-    BHXH_BENCH_CACHE=/work/bench-cache nice .venv/bin/python benchmarks/ingest_profile.py [DAY ...] [--top N] [--gc-freeze]
+    BHXH_BENCH_CACHE=/work/bench-cache nice .venv/bin/python benchmarks/ingest_profile.py [DAY ...] [--top N]
 
 The days (default 2024-01-02 and 03; the first also pays GX's first validation) come from the
 ingest bench's cached source (benchmarks/ingest.py), collected into a fresh scratch database first. --top N runs under cProfile instead and
-prints the N functions with the most own time. --gc-freeze calls gc.freeze() once after the imports
-(GX's objects then stay out of the cyclic collector's sweeps).
+prints the N functions with the most own time. (The loader itself calls gc.freeze() after GX's
+import, ``validate.warm_up``, so GX's objects stay out of the cyclic collector's sweeps.)
 """
 
 from __future__ import annotations
@@ -79,8 +79,6 @@ def main(argv: list[str]) -> int:
         i = argv.index("--top")
         top = int(argv[i + 1])
         argv = argv[:i] + argv[i + 2:]
-    freeze = "--gc-freeze" in argv
-    argv = [a for a in argv if a != "--gc-freeze"]
     days = [date.fromisoformat(d) for d in argv] or [date(2024, 1, 2), date(2024, 1, 3)]
     source = harness.CACHE / "ingest-2024-01"
     say(harness.machine_load())
@@ -92,10 +90,6 @@ def main(argv: list[str]) -> int:
 
         validate._context()  # the GX import, paid once per process
         _instrument()
-        if freeze:  # what a gc.freeze() after the imports would save: no sweeps through GX's objects
-            import gc
-
-            gc.freeze()
         for day in days:  # the first day also pays the first GX validation's set-up
             _measure(process_landed, day, top)
     say(harness.machine_load())

@@ -162,9 +162,10 @@ def _json_records(frame: pd.DataFrame) -> list[str]:
 def process_landed(start: date, end: date, settings: Settings | None = None) -> ProcessSummary:
     """Validate and load every ``landed`` file with a report date in [start, end]."""
     from bhxh.reader import ReportRejected, read_report
-    from bhxh.validate import CheckResult, FileInput, validate
+    from bhxh.validate import CheckResult, FileInput, validate, warm_up
 
     settings = settings or get_settings()
+    warm_up()
     key = load_key(settings)
     summary = ProcessSummary(run_id=f"{start.isoformat()}..{end.isoformat()}:{uuid.uuid4().hex[:12]}")
     with connect(settings, role="loader") as conn:
