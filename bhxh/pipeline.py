@@ -57,11 +57,13 @@ class CollectSummary:
 
 
 def collect(source_root: str, province_code: str, day: date, lookback_days: int = 0,
-            settings: Settings | None = None) -> CollectSummary:
+            settings: Settings | None = None, register_days: int = 1) -> CollectSummary:
     """Land the reports (every version) of every organisation of ``province_code`` for ``day`` and the
     ``lookback_days`` before it. Content already in the manifest for the same report is skipped.
-    The reports the source registry expects for ``day`` go to raw.expected_reports, when the root
-    carries the province at all (a root without its folder does not serve it)."""
+    The reports the source registry expects for the last ``register_days`` days of that window (by
+    default ``day`` alone: a daily run registers its own day; a month's run every day of the month)
+    go to raw.expected_reports, when the root carries the province at all (a root without its
+    folder does not serve it)."""
     from bhxh.registry import deadline, expected_organisations
 
     settings = settings or get_settings()
@@ -70,7 +72,7 @@ def collect(source_root: str, province_code: str, day: date, lookback_days: int 
     with connect(settings, role="loader", autocommit=True) as conn:
         for offset in range(lookback_days, -1, -1):
             report_day = day - timedelta(days=offset)
-            if offset == 0 and source.serves(province_code):  # each day's own run registers its reports
+            if offset < register_days and source.serves(province_code):  # the run's own days
                 _register_expected(conn, province_code, report_day, expected_organisations(province_code, report_day),
                                    deadline(province_code, report_day), source_root)
             # every version, lowest first: a v1 is on record (then superseded) even when its v2 came with it
