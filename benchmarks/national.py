@@ -314,7 +314,8 @@ def national_year_part(year_source: Path, end: date) -> None:
         prefix = "national_year" if end == YEAR_END else "national_year_sample"
         bench(f"{prefix}_peak_rss", peak / 2**20, "MB")
         bench(f"{prefix}_peak_rss_all_processes", memory.total_peak / 2**20, "MB")
-        say(f"largest process: {command}")
+        for rss, name in sorted(memory.peaks.values(), reverse=True)[:4]:
+            say(f"  peak {rss / 2**20:.0f} MB: {name}")
 
 
 if __name__ == "__main__":
