@@ -43,7 +43,7 @@ class Settings:
     ``BHXH_MAX_REPORT_BYTES`` larger report files are refused unread (default 256 MiB)
     ``BHXH_LOAD_CHUNK_BYTES`` a load's budget: consecutive report days are validated and loaded
                              together until their landed files reach it (``bhxh.chunks``; default
-                             48 MiB, about 3.5 national days, which keeps a task under 1.5 GB)
+                             48 MiB, 3 to 5 national days: a task process of about 1.1 GB measured)
     ``BHXH_ALERT_WEBHOOK_URL``  where alerts are POSTed as JSON (else the Airflow connection bhxh_alert_webhook)
     ``BHXH_ALERT_EMAIL_TO``  comma-separated addresses alerts are mailed to, through ``BHXH_ALERT_SMTP_URL``
     ``BHXH_S3_ENDPOINT_URL`` an S3-compatible endpoint for ``s3://`` sources (default: AWS); credentials
