@@ -4,6 +4,10 @@ loading that canonical CSV into the same server.
 
     .venv/bin/python benchmarks/ingest.py        (part of `make bench`)
 
+The headline ingest goes through the path a backfill's (and a daily run's) validate_and_load takes:
+one ``bhxh.chunks.process_window`` over the fifteen days, loaded in chunks of consecutive days under
+BHXH_LOAD_CHUNK_BYTES (`bench ingest_chunks N` says how many).
+
 Prints `bench ingest_vs_copy R x` (our throughput / COPY's) and `bench ingest_vs_dlt R x` (our
 throughput / dlt's), with the absolute times. The source (fifteen national days of January 2024, about
 1 M receipts) is generated once into BHXH_BENCH_CACHE; dlt is installed into its own environment
@@ -87,7 +91,9 @@ def dlt_load(url: str, path: Path) -> dict:
 
 
 def main() -> int:
-    from bhxh.pipeline import RECEIPT_COLUMNS, process_landed
+    from bhxh.chunks import day_chunks, landed_bytes, process_window
+    from bhxh.pipeline import RECEIPT_COLUMNS
+    from bhxh.settings import get_settings
     from bhxh.warehouse import connect
 
     source = harness.generated("ingest-2024-01", START, END)
@@ -101,13 +107,12 @@ def main() -> int:
 
         validate._context()
         import_seconds = time.monotonic() - started
-        received = loaded = 0
+        chunks = day_chunks(landed_bytes(START, END), get_settings().load_chunk_bytes)
         started = time.monotonic()
-        for day in days:
-            summary = process_landed(day, day)
-            received += summary.rows_received
-            loaded += summary.rows_loaded
+        summary = process_window(START, END)  # the backfill's path: one call over the window, chunked
         ingest_seconds = time.monotonic() - started
+        received, loaded = summary.rows_received, summary.rows_loaded
+        bench("ingest_chunks", len(chunks), f"loads of {get_settings().load_chunk_bytes / 2**20:.0f} MiB at most")
         ingest_rate = received / ingest_seconds
         bench("ingest_receipts", received, "rows")
         bench("ingest_receipts_loaded", loaded, "rows")

@@ -4,21 +4,26 @@
 
 1. A national day: all provinces (about 100k receipts), from triggering the daily DAG to the end of
    the marts run its raw-receipts asset starts: `bench national_day_airflow S s`.
-2. A national year: `airflow backfill create` of the daily DAG over 2024 (about 30 M receipts), then
-   the marts: `bench national_year_backfill S s` and the peak resident memory of any process (Airflow's,
-   the tasks', PostgreSQL's): `bench national_year_peak_rss M MB`.
+2. A national year: `airflow backfill create` of the backfill DAG (`bhxh_collection_backfill`, a
+   month of report days per run, loaded in chunks) over 2024 (about 30 M receipts), then the marts:
+   `bench national_year_backfill S s` and the peak resident memory of any process (Airflow's, the
+   tasks', PostgreSQL's): `bench national_year_peak_rss M MB`; per-task means, the marts build (a
+   full `dbt build` on a fresh warehouse) and its slowest models (from the build's log).
 
-BHXH_BENCH_YEAR_END (a date in 2024) stops the backfill early: the figures are then printed as
-`national_year_sample_*` with a projection to the year by receipts, never as the headline.
+BHXH_BENCH_YEAR_END (a date in 2024) stops the backfill early, after the month holding it (a run is a
+month): the figures are then printed as `national_year_sample_*` with a projection to the year by
+receipts, never as the headline.
 The year's source (35 M receipts, 5 GB, 20 to 60 minutes) is generated once into BHXH_BENCH_CACHE;
 BHXH_BENCH_YEAR_SOURCE names another generated root for a sample (e.g. the ingest benchmark's).
 """
 
 from __future__ import annotations
 
+import calendar
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,7 +34,7 @@ import harness
 from harness import bench, say
 
 sys.path.insert(0, str(harness.ROOT))
-DAILY, MARTS = "bhxh_daily_collection", "bhxh_marts"
+DAILY, BACKFILL, MARTS = "bhxh_daily_collection", "bhxh_collection_backfill", "bhxh_marts"
 DAY = date(2024, 1, 16)  # the last day of the ingest benchmark's source
 YEAR_RECEIPTS = 35_100_000  # the generated national 2024 (README), when its truth is not at hand
 YEAR_START, YEAR_END = date(2024, 1, 1), date(2024, 12, 31)
@@ -53,8 +58,8 @@ def start_stack():
     try:
         stack.start(components=("api-server", "scheduler", "dag-processor", "triggerer"))
         stack.wait_ready(timeout=300)
-        wait_for_dags(stack, [DAILY, MARTS], timeout=300)
-        for dag_id in (DAILY, MARTS):
+        wait_for_dags(stack, [DAILY, BACKFILL, MARTS], timeout=300)
+        for dag_id in (DAILY, BACKFILL, MARTS):
             forget_runs(stack, dag_id)
             unpause(stack, dag_id)  # the latest scheduled interval is stopped at once (failed, not deleted:
             #                         the scheduler would start it again)
@@ -95,15 +100,15 @@ def wait_for_marts_after(stack, since: datetime, timeout: float) -> dict:
         time.sleep(2)
 
 
-def wait_for_daily(stack, count: int, query: str, timeout: float) -> list[dict]:
+def wait_for_daily(stack, count: int, query: str, timeout: float, dag_id: str = DAILY) -> list[dict]:
     deadline = time.monotonic() + timeout
     while True:
         stack.check_alive()
-        runs = stack.api(f"dags/{DAILY}/dagRuns?limit=1000{query}")["dag_runs"]
+        runs = stack.api(f"dags/{dag_id}/dagRuns?limit=1000{query}")["dag_runs"]
         if len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs):
             return runs
         if time.monotonic() > deadline:
-            raise TimeoutError(f"daily runs not done in {timeout:.0f}s")
+            raise TimeoutError(f"{dag_id} runs not done in {timeout:.0f}s")
         time.sleep(3)
 
 
@@ -174,46 +179,52 @@ def task_seconds(stack, dag_id: str, run_ids: set[str] | None = None) -> dict[st
             return seconds
 
 
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
 def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) -> None:
-    """Backfill the daily DAG over [2024-01-01, end], then wait for the marts. Printed apart: the
-    daily runs (what scales with the receipts: projected to the year by receipts for a sample) and
-    the marts after the last load (one build of what was loaded; a year's is larger than a sample's
-    and is not projected)."""
+    """Backfill the backfill DAG (a month per run) over [2024-01-01, end], then wait for the marts.
+    Printed apart: the backfill runs (what scales with the receipts: projected to the year by
+    receipts for a sample) and the marts after the last load (one full build of what was loaded; a
+    year's is larger than a sample's and is not projected)."""
     from bhxh.orchestration import logical_date_for
 
-    conf = {"source_root": str(source), "lookback_days": 0}
+    conf = {"source_root": str(source)}
     days = (end - YEAR_START).days + 1
+    months = (end.year - YEAR_START.year) * 12 + end.month - YEAR_START.month + 1
     airflow = str(Path(sys.executable).with_name("airflow"))
     since = datetime.now(timezone.utc)
     started = time.monotonic()
     created = subprocess.run(
-        [airflow, "backfill", "create", "--dag-id", DAILY, "--from-date", logical_date_for(YEAR_START).isoformat(),
-         "--to-date", logical_date_for(end).isoformat(), "--dag-run-conf", json.dumps(conf),
+        [airflow, "backfill", "create", "--dag-id", BACKFILL, "--from-date", logical_date_for(YEAR_START).isoformat(),
+         "--to-date", logical_date_for(end.replace(day=1)).isoformat(), "--dag-run-conf", json.dumps(conf),
          "--max-active-runs", "2"], env=stack.env, capture_output=True, text=True, timeout=600)
     if created.returncode != 0:
         raise RuntimeError(f"airflow backfill create failed: {created.stderr[-2000:]}")
-    runs = wait_for_daily(stack, days, "&run_type=backfill", timeout=24 * 3600)
+    runs = wait_for_daily(stack, months, "&run_type=backfill", timeout=24 * 3600, dag_id=BACKFILL)
     daily_seconds = time.monotonic() - started
     failed = [r["dag_run_id"] for r in runs if r["state"] != "success"]
     if failed:
-        say(f"{len(failed)} daily runs did not succeed (data-quality gates included): {failed[:5]}")
-    say(harness.machine_load() + " (after the daily runs)")
+        say(f"{len(failed)} month runs did not succeed (data-quality gates included): {failed[:5]}")
+    say(harness.machine_load() + " (after the backfill runs)")
     receipts = receipts_in(source, YEAR_START, end)
     full = end == YEAR_END
     prefix = "national_year" if full else "national_year_sample"
     year = receipts_in(source, YEAR_START, YEAR_END) if source.name == "national-2024" else YEAR_RECEIPTS
     bench(f"{prefix}_days", days, "days")
+    bench(f"{prefix}_month_runs", len(runs), "runs")
     bench(f"{prefix}_receipts", receipts, "rows")
     bench(f"{prefix}_daily_runs_seconds", daily_seconds, "s")
     if not full:
         bench("national_year_projected_daily_runs", daily_seconds * year / receipts, "s")
-    for task_id, values in sorted(task_seconds(stack, DAILY, {r["dag_run_id"] for r in runs}).items()):
+    for task_id, values in sorted(task_seconds(stack, BACKFILL, {r["dag_run_id"] for r in runs}).items()):
         bench(f"{prefix}_task_{task_id}_seconds", sum(values) / len(values), f"s (mean of {len(values)})")
     peak, command = memory.top()
     bench(f"{prefix}_daily_runs_peak_rss", peak / 2**20, "MB")
     say(f"largest process so far: {command}")
-    last_load = max(_utc(stack.api(f"dags/{DAILY}/dagRuns/{r['dag_run_id']}/taskInstances/validate_and_load")["end_date"])
-                    for r in runs)
+    last_load = max(_utc(stack.api(f"dags/{BACKFILL}/dagRuns/{r['dag_run_id']}/taskInstances/validate_and_load")
+                         ["end_date"]) for r in runs)
     marts = [r for r in marts_settled(stack, last_load, timeout=3 * 3600) if _utc(r["queued_at"]) >= since]
     seconds = time.monotonic() - started
     builds = [r for r in marts if _build_start(stack, r)]  # a run whose build was skipped has no producer start
@@ -227,6 +238,12 @@ def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) ->
     fresh = min((r for r in builds if r not in during), key=lambda r: r["end_date"])
     bench(f"{prefix}_marts_fresh_after_daily_runs", (_utc(fresh["end_date"]) - since).total_seconds() - daily_seconds, "s")
     bench(f"{prefix}_marts_after_daily_runs", seconds - daily_seconds, "s")
+    build = stack.api(f"dags/{MARTS}/dagRuns/{fresh['dag_run_id']}/taskInstances/dbt.dbt_producer_watcher")
+    if build.get("start_date") and build.get("end_date"):
+        bench(f"{prefix}_marts_dbt_build_seconds", (_utc(build["end_date"]) - _utc(build["start_date"])).total_seconds(),
+              "s (the full dbt build: Cosmos' producer task)")
+    for model, took in slowest_models(stack, fresh["dag_run_id"]):
+        say(f"  dbt model {model}: {took:.1f} s")
     first = builds[0] if builds else None  # its wait for the last load (wait_for_loads, a task start a look)
     if first:
         bench(f"{prefix}_marts_first_build_waited", (_build_start(stack, first) - _utc(first["start_date"])).total_seconds(), "s")
@@ -235,14 +252,30 @@ def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) ->
         bench("national_year_backfill", seconds, "s")
     else:
         bench("national_year_sample_seconds", seconds, "s")
-        # the daily runs scale with the receipts; the marts after them are the sample's (a year's
+        # the backfill runs scale with the receipts; the marts after them are the sample's (a year's
         # build is larger): a lower bound, printed as such
         bench("national_year_projected_backfill_at_least", daily_seconds * year / receipts + seconds - daily_seconds, "s")
 
 
+DBT_DONE = re.compile(r"OK created \S+ (?:\S+ )?model (\S+) .*? in ([0-9.]+)s\]")
+
+
+def slowest_models(stack, run_id: str, count: int = 8) -> list[tuple[str, float]]:
+    """The slowest models of a marts run's `dbt build`, read from dbt's lines in the producer task's
+    log (run_results.json stays in the task's temporary project directory)."""
+    try:
+        log = stack.api(f"dags/{MARTS}/dagRuns/{run_id}/taskInstances/dbt.dbt_producer_watcher/logs/1?full_content=true")
+    except Exception as exc:  # noqa: BLE001  (best effort: a figure, not a check)
+        say(f"no producer log: {exc}")
+        return []
+    lines = [e.get("event", "") if isinstance(e, dict) else str(e) for e in log.get("content") or []]
+    found = {m.group(1): float(m.group(2)) for line in lines for m in DBT_DONE.finditer(line)}
+    return sorted(found.items(), key=lambda item: -item[1])[:count]
+
+
 def main() -> int:
     source_day = harness.generated("ingest-2024-01", date(2024, 1, 2), DAY)
-    end = date.fromisoformat(os.environ.get("BHXH_BENCH_YEAR_END") or YEAR_END.isoformat())
+    end = month_end(date.fromisoformat(os.environ.get("BHXH_BENCH_YEAR_END") or YEAR_END.isoformat()))
     year_source = (Path(os.environ["BHXH_BENCH_YEAR_SOURCE"]) if os.environ.get("BHXH_BENCH_YEAR_SOURCE") and end < YEAR_END
                    else harness.generated("national-2024", YEAR_START, YEAR_END))
     say(harness.machine_load())
@@ -281,7 +314,8 @@ def national_year_part(year_source: Path, end: date) -> None:
         prefix = "national_year" if end == YEAR_END else "national_year_sample"
         bench(f"{prefix}_peak_rss", peak / 2**20, "MB")
         bench(f"{prefix}_peak_rss_all_processes", memory.total_peak / 2**20, "MB")
-        say(f"largest process: {command}")
+        for rss, name in sorted(memory.peaks.values(), reverse=True)[:4]:
+            say(f"  peak {rss / 2**20:.0f} MB: {name}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ DEFAULT_LOOKBACK_DAYS = 7
 START_DATE = datetime(2019, 1, 1, tzinfo=LOCAL_TZ)
 TAGS = ["bhxh"]
 DAILY_DAG_ID = "bhxh_daily_collection"
+BACKFILL_DAG_ID = "bhxh_collection_backfill"  # the same tasks, one run per month of report days
+LOADING_DAG_IDS = (DAILY_DAG_ID, BACKFILL_DAG_ID)  # the DAGs whose validate_and_load the marts wait for
 LOADS_POKE_SECONDS = 30  # how often the marts look again for loads in progress (a look is a task start)
 RAW_RECEIPTS_URI = "postgres://bhxh-warehouse:5432/bhxh/raw/receipts"
 # an event of this asset: a marts build starts, from raw receipts as they are at the event's time
@@ -46,6 +48,14 @@ def report_day(data_interval_start: datetime) -> date:
     return pendulum.instance(data_interval_start).in_timezone(TIMEZONE).date()
 
 
+def report_days(data_interval_start: datetime, data_interval_end: datetime | None = None) -> tuple[date, date]:
+    """The first and last report day of a data interval: one day in the daily DAG, a calendar month
+    in the backfill DAG (without an end: the start's day alone)."""
+    first = report_day(data_interval_start)
+    last = report_day(data_interval_end) - timedelta(days=1) if data_interval_end is not None else first
+    return first, max(first, last)
+
+
 def logical_date_for(day: date) -> datetime:
     """The logical date of the daily run that processes report day ``day``: the day's local midnight."""
     return datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
@@ -61,14 +71,16 @@ UNFINISHED = ["null", "scheduled", "queued", "running", "up_for_retry", "up_for_
 
 
 def loads_in_progress(context) -> int:
-    """How many validate_and_load tasks of the daily DAG have yet to finish, in every run: those of a
+    """How many validate_and_load tasks of the collection DAGs (daily and backfill) have yet to
+    finish, in every run: those of a
     backfill's queued runs included. The marts wait for none (``bhxh_marts``: built once after a
     backfill, not once per report day while it goes on). Only a run started by the raw-receipts asset
     waits: a manual run (an operator's, or ``bhxh run``'s after its days) builds at once, so a daily run
     left unfinished by a killed ``dag.test`` can never hold it."""
     if context["dag_run"].run_type != "asset_triggered":
         return 0
-    return context["ti"].get_ti_count(dag_id=DAILY_DAG_ID, task_ids=["validate_and_load"], states=UNFINISHED)
+    return sum(context["ti"].get_ti_count(dag_id=dag_id, task_ids=["validate_and_load"], states=UNFINISHED)
+               for dag_id in LOADING_DAG_IDS)
 
 
 def marts_build_covered(context) -> bool:

@@ -41,6 +41,9 @@ class Settings:
     ``BHXH_FETCH_ATTEMPTS``  attempts per source request before giving up (default 4; backoff 0.5 s, doubling)
     ``BHXH_SOURCE_REGISTRY`` the source registry (default: ``config/source_registry.yml``)
     ``BHXH_MAX_REPORT_BYTES`` larger report files are refused unread (default 256 MiB)
+    ``BHXH_LOAD_CHUNK_BYTES`` a load's budget: consecutive report days are validated and loaded
+                             together until their landed files reach it (``bhxh.chunks``; default
+                             48 MiB, 3 to 5 national days: a task process of about 1.1 GB measured)
     ``BHXH_ALERT_WEBHOOK_URL``  where alerts are POSTed as JSON (else the Airflow connection bhxh_alert_webhook)
     ``BHXH_ALERT_EMAIL_TO``  comma-separated addresses alerts are mailed to, through ``BHXH_ALERT_SMTP_URL``
     ``BHXH_S3_ENDPOINT_URL`` an S3-compatible endpoint for ``s3://`` sources (default: AWS); credentials
@@ -67,6 +70,7 @@ class Settings:
         default_factory=lambda: _path("BHXH_SOURCE_REGISTRY", PROJECT_ROOT / "config" / "source_registry.yml"))
     alert_webhook_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_WEBHOOK_URL") or None)
     max_report_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_MAX_REPORT_BYTES") or 256 * 2**20))
+    load_chunk_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_LOAD_CHUNK_BYTES") or 48 * 2**20))
     alert_email_to: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_EMAIL_TO") or None)
     alert_smtp_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_SMTP_URL") or None)
     s3_endpoint_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_S3_ENDPOINT_URL") or None)

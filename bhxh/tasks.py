@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from bhxh import pipeline
-from bhxh.orchestration import report_day
+from bhxh.orchestration import report_day, report_days
 from bhxh.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,24 @@ def _source_root(context, province_code: str | None = None, day=None) -> str:
 COLLECT_SLOTS = 4  # collect tasks per run: the task slots of a 2-core machine (a task start costs seconds)
 
 
+def run_days(context) -> tuple:
+    """The first and last report day of the run's data interval: one day in the daily DAG, a
+    calendar month in the backfill DAG (``bhxh.timetable``)."""
+    return report_days(context["data_interval_start"], context.get("data_interval_end"))
+
+
+def days_of(first, last) -> list:
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
 def province_codes(context) -> list[str]:
-    """The provinces a run collects: ``params.provinces``, else every province on the report day."""
+    """The provinces a run collects: ``params.provinces``, else every province on a report day of the run."""
     from bhxh.reference import province_codes_on
 
     chosen = (context["params"] or {}).get("provinces")
-    return [str(c) for c in chosen] if chosen else province_codes_on(report_day(context["data_interval_start"]))
+    if chosen:
+        return [str(c) for c in chosen]
+    return sorted({code for day in days_of(*run_days(context)) for code in province_codes_on(day)})
 
 
 def province_batches(codes: list[str], slots: int = COLLECT_SLOTS) -> list[list[str]]:
@@ -50,10 +62,10 @@ def is_backfill(context) -> bool:
 
 
 def lookback_days(context) -> int:
-    """The run's look-back: ``params.lookback_days``; in a backfill 0 unless its conf names one. A
-    backfill lists every day of its range in that day's own run, so the look-back would only list
-    each day seven more times (and land the week before the range): the per-run cost a long
-    backfill cannot afford."""
+    """The run's look-back (days before its data interval): ``params.lookback_days``; in a backfill 0
+    unless its conf names one. A backfill lists every day of its range in that day's own run, so the
+    look-back would only list each day seven more times (and land the week before the range): the
+    per-run cost a long backfill cannot afford."""
     if is_backfill(context) and "lookback_days" not in (context["dag_run"].conf or {}):
         return 0
     return int(context["params"]["lookback_days"])
@@ -64,15 +76,17 @@ def collect_province(context, province_code: str) -> dict:
 
     from bhxh.sources import SourceError
 
-    day = report_day(context["data_interval_start"])
+    first, day = run_days(context)
+    own_days = (day - first).days + 1  # every day of the interval registers its expected reports
     try:
         summary = pipeline.collect(_source_root(context, province_code, day), province_code, day,
-                                   lookback_days(context))
+                                   lookback_days(context) + own_days - 1, register_days=own_days)
     except SourceError as exc:  # transient: let Airflow retry with backoff
         raise AirflowException(str(exc)) from exc
     except (ValueError, OSError) as exc:  # permanent: fail without retrying
-        raise AirflowFailException(f"{province_code} {day}: {exc}") from exc
-    log.info("province %s, %s: %d new files, %d unchanged", province_code, day, summary.fetched, summary.unchanged)
+        raise AirflowFailException(f"{province_code} {first}..{day}: {exc}") from exc
+    log.info("province %s, %s..%s: %d new files, %d unchanged", province_code, first, day, summary.fetched,
+             summary.unchanged)
     return {"province_code": province_code, "fetched": summary.fetched, "unchanged": summary.unchanged,
             "strays": summary.strays}
 
@@ -98,26 +112,12 @@ def collect_provinces(context, province_codes: list[str]) -> list[dict]:
     return done
 
 
-def process_days(first, last) -> pipeline.ProcessSummary:
-    """``pipeline.process_landed`` for each report day first..last, oldest first, as one summary. A
-    load holds its files in memory: one day at a time keeps that to a day, also in a backfill's first
-    run, whose look-back window lands every day of the window at once (8 national days by default)."""
-    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
-    summaries = [pipeline.process_landed(day, day) for day in days]
-    with_files = [s for s in summaries if s.files] or summaries[-1:]
-    total = with_files[0]
-    for summary in with_files[1:]:
-        for name, value in summary.as_dict().items():
-            if isinstance(value, (int, list)):
-                setattr(total, name, getattr(total, name) + value)
-        total.run_id += f" {summary.run_id}"
-        total.data_docs_url = summary.data_docs_url or total.data_docs_url
-    return total
-
-
 def validate_and_load_day(context) -> dict:
-    day = report_day(context["data_interval_start"])
-    summary = process_days(day - timedelta(days=lookback_days(context)), day)
+    """Validate and load the run's report days and their look-back, in chunks (``bhxh.chunks``)."""
+    from bhxh.chunks import process_window
+
+    first, last = run_days(context)
+    summary = process_window(first - timedelta(days=lookback_days(context)), last)
     log.info("run %s: %d files, %d loaded, %d quarantined whole, %d rejected; rows %d received, %d loaded, "
              "%d quarantined", summary.run_id, summary.files, summary.loaded, summary.quarantined_files,
              summary.rejected_files, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
@@ -127,43 +127,47 @@ def validate_and_load_day(context) -> dict:
 
 
 def report_data_quality_day(context, summary: dict) -> dict:
-    """Fail (red, alerted) when the run rejected rows or files or a report of the day is missing;
+    """Fail (red, alerted) when the run rejected rows or files or a report of its days is missing;
     log and alert warnings either way. The marts do not wait for this task (they follow the asset
     that validate_and_load emits), so one province's bad file never stops the others."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from bhxh.dq import gate
 
-    day = report_day(context["data_interval_start"])
-    result = gate(summary or {}, day)
+    first, day = run_days(context)
+    result = gate(summary or {}, first, day)
     for line in result.rejections + result.missing:
         log.error("data quality: %s", line)
     for line in result.warnings:
         log.warning("data quality warning: %s", line)
     if result.failed:
         raise AirflowFailException(
-            f"{day}: {len(result.rejections)} rejections, {len(result.missing)} missing reports "
+            f"{first}..{day}: {len(result.rejections)} rejections, {len(result.missing)} missing reports "
             f"(details above, in marts.fct_data_quality / fct_report_completeness and `bhxh dq --date {day}`)")
     return {"report_date": day.isoformat(), "warnings": len(result.warnings)}
 
 
-def check_reports(context, provinces: list[str]) -> dict[str, list[str]]:
-    """Alert on the reports still missing for the report day after the deadline (never fails). A
-    backfill only logs them: chasing an organisation for a report of a past year is not what this
-    alert is for, and a year's backfill would send one per day. The run's report_data_quality still
-    fails on them, and marts.fct_report_completeness records them."""
+def check_reports(context, provinces: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Alert on the reports still missing after the deadline, one alert per report day of the run
+    (never fails); returns {day: {province: [organisation, ...]}} of the days with any. A backfill
+    only logs them: chasing an organisation for a report of a past year is not what this alert is
+    for, and a year's backfill would send one per day. The run's report_data_quality still fails on
+    them, and marts.fct_report_completeness records them."""
     from bhxh.alerts import missing_reports_alert, send
     from bhxh.completeness import missing_reports
 
-    day = report_day(context["data_interval_start"])
-    missing = missing_reports(list(provinces), day)
-    if missing and is_backfill(context):
-        log.warning("backfill of %s: reports missing (not alerted): %s", day, missing)
-    elif missing:
-        send(missing_reports_alert(day, missing))
-    else:
-        log.info("every expected report for %s has arrived", day)
-    return missing
+    found = {}
+    for day in days_of(*run_days(context)):
+        missing = missing_reports(list(provinces), day)
+        if missing and is_backfill(context):
+            log.warning("backfill of %s: reports missing (not alerted): %s", day, missing)
+        elif missing:
+            send(missing_reports_alert(day, missing))
+        else:
+            log.info("every expected report for %s has arrived", day)
+        if missing:
+            found[day.isoformat()] = missing
+    return found
 
 
 def load_month(context) -> dict:

@@ -1,4 +1,5 @@
-"""The daily collection's schedule: one run per report day, after that day's reports are due.
+"""The collection's schedules: one run per report day (or per month of report days, for
+backfills), after the reports of its last day are due.
 
 ``ReportDayTimetable`` gives each run the data interval of exactly one report day,
 [D 00:00, D+1 00:00) local time, and runs it at D+1 08:30 local, after the 08:00 deadline for D's
@@ -10,6 +11,11 @@ that day). Backfills: ``airflow backfill create --from-date A --to-date B`` runs
 (those already over). Airflow finds the class through ``BhxhPlugin``, registered by the package's
 ``airflow.plugins`` entry point (pyproject.toml): the scheduler, dag-processor and API server
 deserialize DAGs with it, without any plugins folder.
+
+``ReportMonthTimetable`` is the same with a calendar month of report days for data interval,
+[M-01 00:00, M+1-01 00:00) local, run on the 1st of the next month at 08:30, after the deadline of
+the month's last day: the schedule of ``bhxh_collection_backfill`` (a year is 12 runs, not 366),
+which only ``airflow backfill create`` runs.
 """
 
 from __future__ import annotations
@@ -29,36 +35,43 @@ DAY = timedelta(days=1)
 class ReportDayTimetable(Timetable):
     """One run per local calendar day, its data interval the day itself, run the next day at ``run_at``."""
 
+    unit = "day"  # the data interval: one local calendar ``unit`` (pendulum's name)
+
     def __init__(self, run_at: time = time(8, 30), timezone: str = "Asia/Ho_Chi_Minh") -> None:
         self.run_at = run_at
         self.timezone = timezone
         self._tz = pendulum.timezone(timezone)
-        self.description = f"Each day [00:00, 24:00) {timezone}, run the next day at {run_at:%H:%M}"
+        self.description = (f"Each {self.unit} of report days ({timezone}), run the day after its last at "
+                            f"{run_at:%H:%M}")
 
-    # the report day <-> times
+    # the interval (a report day, or a month of them) <-> times
     def day_start(self, moment: DateTime) -> DateTime:
-        """Midnight (local) starting the report day ``moment`` falls on."""
-        return pendulum.instance(moment).in_timezone(self._tz).start_of("day")
+        """Midnight (local) starting the interval ``moment`` falls in."""
+        return pendulum.instance(moment).in_timezone(self._tz).start_of(self.unit)
+
+    def _next(self, start: DateTime) -> DateTime:
+        return pendulum.instance(start).in_timezone(self._tz).add(**{f"{self.unit}s": 1})
 
     def interval_of(self, day_start: DateTime) -> DataInterval:
-        return DataInterval(day_start.in_timezone("UTC"), day_start.add(days=1).in_timezone("UTC"))
+        return DataInterval(day_start.in_timezone("UTC"), self._next(day_start).in_timezone("UTC"))
 
     def run_after_of(self, day_start: DateTime) -> DateTime:
-        local = pendulum.instance(day_start).in_timezone(self._tz).add(days=1)
+        local = self._next(day_start)  # the day after the interval's last report day
         return local.replace(hour=self.run_at.hour, minute=self.run_at.minute).in_timezone("UTC")
 
     def info_of(self, day_start: DateTime) -> DagRunInfo:
         return DagRunInfo(run_after=self.run_after_of(day_start), data_interval=self.interval_of(day_start))
 
     def latest_due_day(self, now: DateTime) -> DateTime:
-        """The start of the latest report day whose run time has come by ``now``."""
+        """The start of the latest interval whose run time has come by ``now``."""
         local = pendulum.instance(now).in_timezone(self._tz)
-        return self.day_start(local.subtract(hours=self.run_at.hour, minutes=self.run_at.minute)).subtract(days=1)
+        last_day = local.subtract(hours=self.run_at.hour, minutes=self.run_at.minute).start_of("day").subtract(days=1)
+        return self.day_start(last_day)  # the interval holding the latest report day due
 
     # the Timetable protocol
     @property
     def summary(self) -> str:
-        return f"report day, at {self.run_at:%H:%M} next day ({self.timezone})"
+        return f"report {self.unit}, at {self.run_at:%H:%M} the day after ({self.timezone})"
 
     def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:
         return self.interval_of(self.day_start(run_after))
@@ -87,12 +100,32 @@ class ReportDayTimetable(Timetable):
         return cls(time.fromisoformat(data["run_at"]), data["timezone"])
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ReportDayTimetable) and self.serialize() == other.serialize()
+        return type(other) is type(self) and self.serialize() == other.serialize()
 
     def __hash__(self) -> int:
-        return hash((self.run_at, self.timezone))
+        return hash((self.unit, self.run_at, self.timezone))
+
+
+class ReportMonthTimetable(ReportDayTimetable):
+    """One run per local calendar month of report days, run on the 1st of the next month at
+    ``run_at``: for backfills only. ``airflow backfill create`` asks with catch-up on and gets every
+    month of its range; the scheduler, for a DAG without catch-up, gets nothing: the daily DAG
+    collects the current days, so this schedule starts no run by itself (a manual run is a month)."""
+
+    unit = "month"
+
+    @property
+    def summary(self) -> str:
+        return f"report month ({self.timezone}), backfills only"
+
+    def next_dagrun_info(self, *, last_automated_data_interval: DataInterval | None,
+                         restriction: TimeRestriction) -> DagRunInfo | None:
+        if not restriction.catchup:
+            return None
+        return super().next_dagrun_info(last_automated_data_interval=last_automated_data_interval,
+                                        restriction=restriction)
 
 
 class BhxhPlugin(AirflowPlugin):
     name = "bhxh"
-    timetables = [ReportDayTimetable]
+    timetables = [ReportDayTimetable, ReportMonthTimetable]

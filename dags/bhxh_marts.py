@@ -3,8 +3,8 @@
 Scheduled by the raw-receipts Asset that every daily run's validate_and_load emits. Airflow keeps one
 marts run at a time (max_active_runs=1); the events that arrive meanwhile wait in its queue and start
 one run when it ends, whatever their number. ``wait_for_loads`` first waits (a sensor in reschedule
-mode: no task slot held between looks) until no validate_and_load of the daily DAG is still to
-finish. On a normal day that is at once; during a backfill it holds the first marts run until the
+mode: no task slot held between looks) until no validate_and_load of the collection DAGs (the daily
+one and ``bhxh_collection_backfill``) is still to finish. On a normal day that is at once; during a backfill it holds the first marts run until the
 last report day is loaded, so a backfill of a year builds the marts once after it, not after every
 day, and never competes with the loads for the cores. The events queued meanwhile start a second run;
 it skips its build (every task after ``wait_for_loads``, none of them started) when the last build
@@ -43,7 +43,7 @@ def bhxh_marts():
     @task.sensor(mode="reschedule", poke_interval=LOADS_POKE_SECONDS, timeout=timedelta(hours=12).total_seconds(),
                  inlets=[Asset(RAW_RECEIPTS_URI), Asset(MARTS_BUILD_URI)], outlets=[Asset(MARTS_BUILD_URI)])
     def wait_for_loads() -> PokeReturnValue:
-        """Done when no validate_and_load of the daily DAG is still to finish (a backfill's loads); then
+        """Done when no validate_and_load of the collection DAGs is still to finish (a backfill's loads); then
         the build starts (the MARTS_BUILD_URI event), unless the last build already covers every load:
         then every task after this one is skipped without starting (as ShortCircuitOperator does)."""
         context = get_current_context()

@@ -18,7 +18,7 @@ from bhxh.stack import Stack, admin_password, free_port
 
 from .conftest import ROOT
 
-EXPECTED = {"bhxh_daily_collection", "bhxh_marts", "bhxh_monthly_summaries"}
+EXPECTED = {"bhxh_daily_collection", "bhxh_collection_backfill", "bhxh_marts", "bhxh_monthly_summaries"}
 
 
 def _wait_for_line(process, text: str, timeout: float) -> list[str]:

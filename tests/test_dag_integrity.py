@@ -23,10 +23,12 @@ def test_no_import_errors(dagbag):
 
 
 def test_expected_dags(dagbag):
-    assert {"bhxh_daily_collection", "bhxh_monthly_summaries", "bhxh_marts"} <= set(dagbag.dag_ids)
+    assert {"bhxh_daily_collection", "bhxh_collection_backfill", "bhxh_monthly_summaries", "bhxh_marts"} <= set(
+        dagbag.dag_ids)
 
 
-@pytest.mark.parametrize("dag_id", ["bhxh_daily_collection", "bhxh_monthly_summaries", "bhxh_marts"])
+@pytest.mark.parametrize("dag_id", ["bhxh_daily_collection", "bhxh_collection_backfill", "bhxh_monthly_summaries",
+                                    "bhxh_marts"])
 def test_tags_and_retries(dagbag, dag_id):
     dag = dagbag.dags[dag_id]
     assert "bhxh" in dag.tags
@@ -37,11 +39,20 @@ def test_tags_and_retries(dagbag, dag_id):
         assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
 
 
-def test_daily_dag_maps_provinces_and_tolerates_failures(dagbag):
-    dag = dagbag.dags["bhxh_daily_collection"]
+@pytest.mark.parametrize("dag_id", ["bhxh_daily_collection", "bhxh_collection_backfill"])
+def test_collection_dags_map_provinces_and_tolerate_failures(dagbag, dag_id):
+    dag = dagbag.dags[dag_id]
     assert dag.timezone.name == "Asia/Ho_Chi_Minh"
     assert dag.get_task("validate_and_load").trigger_rule == "all_done"
     assert "collect" in dag.task_ids
+
+
+def test_the_two_collection_dags_share_their_tasks(dagbag):
+    daily, backfill = dagbag.dags["bhxh_daily_collection"], dagbag.dags["bhxh_collection_backfill"]
+    assert set(daily.task_ids) == set(backfill.task_ids)
+    assert (daily.timetable.unit, backfill.timetable.unit) == ("day", "month")
+    assert (daily.params["lookback_days"], backfill.params["lookback_days"]) == (7, 0)
+    assert "backfill" in backfill.tags and backfill.is_paused_upon_creation is False
 
 
 def test_marts_dag_has_a_task_per_model(dagbag):

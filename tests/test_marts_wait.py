@@ -1,4 +1,4 @@
-"""The marts' wait for the daily loads and the skip of a covered build (bhxh.orchestration), on
+"""The marts' wait for the collection DAGs' loads and the skip of a covered build (bhxh.orchestration), on
 hand-made task contexts. The same functions under a real scheduler: tests/test_backfill.py (slow)."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ T0 = datetime(2024, 6, 1, 8, 30, tzinfo=timezone.utc)
 
 
 class TaskInstance:
-    def __init__(self, unfinished_loads: int = 0, run_states: dict | None = None):
+    def __init__(self, unfinished_loads: int | dict = 0, run_states: dict | None = None):
         self.unfinished_loads, self.run_states, self.asked = unfinished_loads, run_states or {}, []
 
     def get_ti_count(self, dag_id, task_ids, states):
         self.asked.append((dag_id, tuple(task_ids), tuple(states)))
-        return self.unfinished_loads
+        return self.unfinished_loads.get(dag_id, 0) if isinstance(self.unfinished_loads, dict) else self.unfinished_loads
 
     def get_dagrun_state(self, dag_id, run_id):
         return self.run_states[(dag_id, run_id)]
@@ -43,12 +43,15 @@ def context(run_type, ti, raw=(), builds=()):
 
 
 def test_an_asset_triggered_run_waits_for_every_unfinished_load():
-    ti = TaskInstance(unfinished_loads=3)
-    assert loads_in_progress(context("asset_triggered", ti)) == 3
-    dag_id, task_ids, states = ti.asked[0]
-    assert (dag_id, task_ids) == ("bhxh_daily_collection", ("validate_and_load",))
+    """Of both collection DAGs: the daily one's and the backfill DAG's (a month per run)."""
+    ti = TaskInstance(unfinished_loads={"bhxh_daily_collection": 3, "bhxh_collection_backfill": 2})
+    assert loads_in_progress(context("asset_triggered", ti)) == 5
+    assert [(dag_id, task_ids) for dag_id, task_ids, _ in ti.asked] == [
+        ("bhxh_daily_collection", ("validate_and_load",)), ("bhxh_collection_backfill", ("validate_and_load",))]
+    states = ti.asked[0][2]
     assert {"null", "queued", "running", "up_for_retry"} <= set(states)  # a backfill's queued runs count
     assert not {"success", "failed", "upstream_failed", "skipped"} & set(states)
+    assert loads_in_progress(context("asset_triggered", TaskInstance({"bhxh_collection_backfill": 1}))) == 1
 
 
 def test_a_manual_run_never_waits():

@@ -141,22 +141,26 @@ def test_changed_content_at_the_same_path_supersedes_the_earlier_version(fresh_d
     assert counted == (3, 4_290_000)
 
 
-def test_a_run_with_a_look_back_window_loads_it_a_day_at_a_time(fresh_db, tmp_path):
-    """The first run of a backfill lands its whole look-back window; the load task then processes one
-    report day at a time (memory bounded by a day) and reports the window as one summary."""
-    from bhxh.tasks import process_days
+@pytest.mark.parametrize("budget, chunks", [(1, 2), (None, 1)])
+def test_a_window_loads_in_chunks_of_days_under_the_budget(fresh_db, tmp_path, monkeypatch, budget, chunks):
+    """A run's window (a daily run's look-back, a backfill's month) is loaded in chunks of consecutive
+    report days under BHXH_LOAD_CHUNK_BYTES: a one-byte budget makes each day a chunk, the default
+    takes both days at once; either way one summary of the window."""
+    from bhxh.chunks import process_window
 
+    if budget:
+        monkeypatch.setenv("BHXH_LOAD_CHUNK_BYTES", str(budget))
     shutil.copytree(SAMPLES / "30", tmp_path / "source" / "30")
     first, last = date(2024, 5, 15), date(2024, 5, 16)  # 9 receipts, then a header-only file
     assert pipeline.collect(str(tmp_path / "source"), "30", last, lookback_days=1).fetched == 2
-    summary = process_days(first, last)
+    summary = process_window(first, last)
     assert (summary.files, summary.loaded, summary.rows_received, summary.rows_loaded) == (2, 2, 9, 9)
-    assert len(summary.run_id.split()) == 2
+    assert len(summary.run_id.split()) == chunks
     with psycopg.connect(fresh_db) as conn:
         runs = conn.execute("select report_date, count(distinct run_id) from raw.dq_results "
                             "group by 1 order by 1").fetchall()
         assert runs == [(first, 1), (last, 1)]
-        assert conn.execute("select count(distinct run_id) from raw.dq_results").fetchone() == (2,)
+        assert conn.execute("select count(distinct run_id) from raw.dq_results").fetchone() == (chunks,)
 
 
 def test_a_receipt_number_loaded_from_another_month_is_quarantined_as_a_repeat(fresh_db, source):

@@ -111,3 +111,22 @@ def test_the_plugin_is_registered_by_the_entry_point_and_the_dag_round_trips():
     infos = list(scheduler_dag.iter_dagrun_infos_between(logical_date_for(date(2024, 5, 13)),
                                                          logical_date_for(date(2024, 5, 16))))
     assert [report_day(i.data_interval.start) for i in infos] == [date(2024, 5, d) for d in (13, 14, 15, 16)]
+
+
+def test_the_month_timetable_gives_a_backfill_12_calendar_months_and_the_scheduler_none():
+    from bhxh.timetable import ReportMonthTimetable
+
+    month = ReportMonthTimetable()
+    start = pendulum.datetime(2024, 1, 1, tz="Asia/Ho_Chi_Minh")
+    infos, last = [], None
+    while info := month.next_dagrun_info(last_automated_data_interval=last,
+                                         restriction=TimeRestriction(start, start.add(months=11), catchup=True)):
+        infos.append(info)
+        last = info.data_interval
+    assert len(infos) == 12
+    assert (infos[1].data_interval.start, infos[1].data_interval.end, infos[1].run_after) == (
+        utc(2024, 1, 31, 17), utc(2024, 2, 29, 17), utc(2024, 3, 1, 1, 30))  # February 2024: 29 report days
+    assert infos[-1].data_interval.end == utc(2024, 12, 31, 17)
+    assert month.next_dagrun_info(last_automated_data_interval=None,
+                                  restriction=TimeRestriction(start, None, catchup=False)) is None
+    assert month != ReportDayTimetable() and ReportMonthTimetable.deserialize(month.serialize()) == month

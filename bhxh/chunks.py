@@ -1,0 +1,58 @@
+"""Validate and load a window of report days in chunks: consecutive days grouped under a budget.
+
+A load (``pipeline.process_landed(first, last)``) holds its files in memory and pays fixed costs per
+call: GX's per-``validate()`` cost, the ANALYZE of the touched partitions, the receipt-number
+lookup. One call per day pays them 366 times a year; one call for a month would hold a month in
+memory. ``process_window`` groups the window's consecutive report days into chunks of at most
+``Settings.load_chunk_bytes`` landed bytes (raw.report_files.bytes of the files still ``landed``;
+a day larger than the budget is a chunk of its own) and makes one call per chunk, oldest first.
+Every run uses it: a daily run (its look-back window, 8 days), a month of the backfill DAG.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bhxh import pipeline
+from bhxh.settings import Settings, get_settings
+from bhxh.warehouse import connect
+
+
+def day_chunks(day_bytes: dict[date, int], budget: int) -> list[tuple[date, date]]:
+    """(first, last) report days of each chunk: the days of ``day_bytes`` in order, a chunk closed
+    before the day that would take it over ``budget`` bytes. Days absent from ``day_bytes`` (nothing
+    landed) fall inside a chunk or between two; they need no load."""
+    chunks: list[list] = []
+    size = 0
+    for day in sorted(day_bytes):
+        if chunks and size + day_bytes[day] <= budget:
+            chunks[-1][1] = day
+            size += day_bytes[day]
+        else:
+            chunks.append([day, day])
+            size = day_bytes[day]
+    return [(first, last) for first, last in chunks]
+
+
+def landed_bytes(first: date, last: date, settings: Settings | None = None) -> dict[date, int]:
+    """{report day: bytes of its files waiting to load} for first..last (days with none left out)."""
+    with connect(settings, role="loader") as conn:
+        return dict(conn.execute(
+            """select report_date, sum(bytes)::bigint from raw.report_files
+               where status = 'landed' and report_date between %s and %s group by 1""", (first, last)).fetchall())
+
+
+def process_window(first: date, last: date, settings: Settings | None = None) -> pipeline.ProcessSummary:
+    """``pipeline.process_landed`` over first..last, one call per chunk, as one summary (one call over
+    the window when nothing is landed, for its empty summary)."""
+    settings = settings or get_settings()
+    chunks = day_chunks(landed_bytes(first, last, settings), settings.load_chunk_bytes) or [(first, last)]
+    summaries = [pipeline.process_landed(start, end, settings) for start, end in chunks]
+    total = summaries[0]
+    for summary in summaries[1:]:
+        for name, value in summary.as_dict().items():
+            if isinstance(value, (int, list)):
+                setattr(total, name, getattr(total, name) + value)
+        total.run_id += f" {summary.run_id}"
+        total.data_docs_url = summary.data_docs_url or total.data_docs_url
+    return total
