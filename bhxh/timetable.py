@@ -71,7 +71,7 @@ class ReportDayTimetable(Timetable):
     # the Timetable protocol
     @property
     def summary(self) -> str:
-        return f"report {self.unit}, at {self.run_at:%H:%M} the day after ({self.timezone})"
+        return f"report {self.unit}, at {self.run_at:%H:%M} next day ({self.timezone})"
 
     def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:
         return self.interval_of(self.day_start(run_after))
