@@ -43,14 +43,12 @@ def missing_reports(day: date) -> list[tuple[str, str]]:
 
 def gate(summary: dict, day: date, last: date | None = None) -> Gate:
     """The run's rejections and warnings, and the reports missing on its days ``day``..``last``."""
-    from datetime import timedelta
-
     from bhxh.alerts import data_quality_alert, send
+    from bhxh.orchestration import days_of
 
-    days = [day + timedelta(days=n) for n in range(((last or day) - day).days + 1)]
     result = Gate(day, list(summary.get("failures") or []),
                   [f"{p}/{d.isoformat()}/{o}: report missing (expected by the source registry)"
-                   for d in days for p, o in missing_reports(d)],
+                   for d in days_of(day, last or day) for p, o in missing_reports(d)],
                   list(summary.get("warnings") or []))
     log.info("data quality of run %s (%s): %d rejections, %d missing reports, %d warnings; rows %s received, "
              "%s loaded, %s quarantined; Data Docs: %s", summary.get("run_id"), day, len(result.rejections),

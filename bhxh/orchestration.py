@@ -56,6 +56,11 @@ def report_days(data_interval_start: datetime, data_interval_end: datetime | Non
     return first, max(first, last)
 
 
+def days_of(first: date, last: date) -> list[date]:
+    """Every day first..last, oldest first."""
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
 def logical_date_for(day: date) -> datetime:
     """The logical date of the daily run that processes report day ``day``: the day's local midnight."""
     return datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)

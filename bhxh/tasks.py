@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from bhxh import pipeline
-from bhxh.orchestration import report_day, report_days
+from bhxh.orchestration import days_of, report_day, report_days
 from bhxh.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,6 @@ def run_days(context) -> tuple:
     """The first and last report day of the run's data interval: one day in the daily DAG, a
     calendar month in the backfill DAG (``bhxh.timetable``)."""
     return report_days(context["data_interval_start"], context.get("data_interval_end"))
-
-
-def days_of(first, last) -> list:
-    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
 def province_codes(context) -> list[str]:
