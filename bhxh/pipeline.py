@@ -327,11 +327,15 @@ def _loaded_receipts(conn, inputs) -> frozenset:
     receipt_files suite quarantines any other file whole), so PostgreSQL prunes the other months."""
     from bhxh.validate import max_days_before_report
 
-    numbers, years = set(), set()
-    for f in inputs:
-        keyed = f.rows["receipt_no"].notna() & f.rows["collected_on"].notna()
-        numbers.update(f.rows["receipt_no"][keyed])
-        years.update(pd.to_datetime(f.rows["collected_on"][keyed], errors="coerce").dt.year.dropna().astype(int))
+    if not inputs:
+        return frozenset()
+    receipt_no = np.concatenate([f.rows["receipt_no"].to_numpy(dtype=object) for f in inputs])
+    collected = np.concatenate([f.rows["collected_on"].to_numpy(dtype=object) for f in inputs])
+    keyed = pd.notna(receipt_no) & pd.notna(collected)
+    numbers = set(receipt_no[keyed].tolist())
+    # the years of the distinct collection days
+    years = set(pd.to_datetime(pd.Series(pd.unique(collected[keyed]), dtype=object), errors="coerce")
+                .dt.year.dropna().astype(int).tolist())
     if not numbers or not years:  # a key needs a collection year (as validate derives it)
         return frozenset()
     first = date(min(years), 1, 1)
