@@ -248,8 +248,8 @@ def max_days_before_report() -> int:
 
 def _few_values(column: pd.Series) -> bool:
     """At most one distinct value per CATEGORY_ROWS_PER_VALUE rows. A column of (nearly) distinct
-    values (receipt numbers, participant codes, receipt keys) is told by its first rows, without
-    hashing all of it: more distinct values among its first limit + 1 rows than the whole column may have."""
+    values (receipt numbers, participant codes, receipt keys) is told by its first limit + 1 rows
+    (all distinct: more than the whole column may have), without hashing all of it."""
     limit = len(column) // CATEGORY_ROWS_PER_VALUE
     if len(column) < 2 * CATEGORY_ROWS_PER_VALUE:
         return False
