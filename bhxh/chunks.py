@@ -1,9 +1,9 @@
 """Validate and load a window of report days in chunks: consecutive days grouped under a budget.
 
 A load (``pipeline.process_landed(first, last)``) holds its files in memory and pays fixed costs per
-call: GX's per-``validate()`` cost, the ANALYZE of the touched partitions, the receipt-number
-lookup. One call per day pays them 366 times a year; one call for a month would hold a month in
-memory. ``process_window`` groups the window's consecutive report days into chunks of at most
+call: GX's per-``validate()`` cost, the receipt-number lookup (and, around a direct call, the
+ANALYZE of the touched partitions: a window analyzes once, after its last chunk). One call per day
+pays them 366 times a year; one call for a month would hold a month in memory. ``process_window`` groups the window's consecutive report days into chunks of at most
 ``Settings.load_chunk_bytes`` landed bytes (raw.report_files.bytes of the files still ``landed``;
 a day larger than the budget is a chunk of its own) and makes one call per chunk, oldest first.
 Every run uses it: a daily run (its look-back window, 8 days), a month of the backfill DAG.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bhxh import pipeline
+from bhxh import partitions, pipeline
 from bhxh.settings import Settings, get_settings
 from bhxh.warehouse import connect
 
@@ -47,7 +47,13 @@ def process_window(first: date, last: date, settings: Settings | None = None) ->
     the window when nothing is landed, for its empty summary)."""
     settings = settings or get_settings()
     chunks = day_chunks(landed_bytes(first, last, settings), settings.load_chunk_bytes) or [(first, last)]
-    summaries = [pipeline.process_landed(start, end, settings) for start, end in chunks]
+    # the month partitions before the first chunk, the ANALYZE after the last one (not per chunk: the
+    # receipt lookup goes through the receipt_no index whatever the statistics, and the marts read
+    # after the window; 0.5-0.8 s of server time saved per chunk)
+    partitions.before_load(chunks[0][0], chunks[-1][1], settings)
+    load = pipeline.process_landed.__wrapped__  # the loader without partitions.around_load
+    summaries = [load(start, end, settings) for start, end in chunks]
+    partitions.after_load(chunks[0][0], chunks[-1][1], settings)
     total = summaries[0]
     for summary in summaries[1:]:
         for name, value in summary.as_dict().items():

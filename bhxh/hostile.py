@@ -46,16 +46,24 @@ def _show(value: str, limit: int = 40) -> str:
     return ascii(text)  # escapes every control character: the reason itself is inert
 
 
+def _suspect(values: np.ndarray) -> bool:
+    """Whether some distinct text value passes the screen (a value's own match is found in any join
+    of values that holds it, so one screen of several columns misses nothing a column's would find)."""
+    return bool(_SUSPECT.search("\n".join(u for u in pd.unique(values) if isinstance(u, str))))
+
+
 def text_reasons(original: pd.DataFrame) -> dict[int, list[str]]:
     """line_no -> reasons, for the text cells of a report's original rows (as read, before conversion)."""
     reasons: dict[int, list[str]] = {}
     lines = original["line_no"].to_numpy()
-    for column in original.columns:
-        if column in _NOT_TEXT:
+    columns = [column for column in original.columns if column not in _NOT_TEXT]
+    if not columns or not _suspect(np.concatenate([original[c].to_numpy(dtype=object) for c in columns])):
+        return reasons  # the common case: one screen of the distinct values of all the text columns
+    for column in columns:
+        values = original[column].to_numpy(dtype=object)
+        if not _suspect(values):
             continue
-        codes, uniques = pd.factorize(original[column].to_numpy(dtype=object), sort=False)
-        if not _SUSPECT.search("\n".join(u for u in uniques if isinstance(u, str))):
-            continue
+        codes, uniques = pd.factorize(values, sort=False)
         bad = {k: f"{column}: {_show(str(u))} {r}" for k, u in enumerate(uniques)
                if isinstance(u, str) and (r := cell_reason(u))}
         if not bad:

@@ -31,18 +31,29 @@ def analyze_months(conn: psycopg.Connection, start: date, end: date) -> list[str
     return conn.execute("select raw.analyze_receipt_months(%s, %s)", (start, end)).fetchone()[0]
 
 
+def before_load(start: date, end: date, settings: Settings | None = None) -> None:
+    """The month partitions of start..end, each created in its own short transaction."""
+    with connect(settings, role="loader", autocommit=True) as conn:
+        added = add_months(conn, start, end)
+    if added:
+        log.info("raw.receipts: %d month partition(s) added for %s..%s", added, start, end)
+
+
+def after_load(start: date, end: date, settings: Settings | None = None) -> None:
+    """ANALYZE what the loads of start..end changed enough (``analyze_months``)."""
+    with connect(settings, role="loader", autocommit=True) as conn:
+        analyzed = analyze_months(conn, start, end)
+    if analyzed:
+        log.info("analyzed %s", ", ".join(analyzed))
+
+
 def around_load(load):
-    """Decorate a loader ``load(start, end, settings=None)``: partitions before, ANALYZE after."""
+    """Decorate a loader ``load(start, end, settings=None)``: partitions before, ANALYZE after. The
+    loader without them is the wrapper's ``__wrapped__`` (``bhxh.chunks``: one ANALYZE per window)."""
     @functools.wraps(load)
     def wrapper(start: date, end: date, settings: Settings | None = None):
-        with connect(settings, role="loader", autocommit=True) as conn:
-            added = add_months(conn, start, end)
-        if added:
-            log.info("raw.receipts: %d month partition(s) added for %s..%s", added, start, end)
+        before_load(start, end, settings)
         result = load(start, end, settings)
-        with connect(settings, role="loader", autocommit=True) as conn:
-            analyzed = analyze_months(conn, start, end)
-        if analyzed:
-            log.info("analyzed %s", ", ".join(analyzed))
+        after_load(start, end, settings)
         return result
     return wrapper

@@ -70,14 +70,18 @@ def misplaced_reasons(original: pd.DataFrame, misaligned: set[int], in_columns: 
     if not personal:
         return reasons
     lines = aligned["line_no"].to_numpy()
-    for column in aligned.columns:
-        if column == "line_no" or column in PERSONAL_COLUMNS:
-            continue
-        codes, uniques = pd.factorize(aligned[column].to_numpy(dtype=object), sort=False)
-        bad = [k for k, u in enumerate(uniques) if isinstance(u, str) and u.strip() in personal]
-        if not bad:
-            continue
-        for row in np.flatnonzero(np.isin(codes, bad)):
+    columns = [column for column in aligned.columns if column != "line_no" and column not in PERSONAL_COLUMNS]
+    if not columns or not len(aligned):
+        return reasons
+    # every cell of those columns at once, each distinct value looked up once: (column, row) -> personal
+    codes, uniques = pd.factorize(np.concatenate([aligned[c].to_numpy(dtype=object) for c in columns]), sort=False)
+    is_personal = np.zeros(len(uniques) + 1, dtype=bool)  # the last slot: nulls (code -1)
+    is_personal[:-1] = [isinstance(u, str) and u.strip() in personal for u in uniques]
+    if not is_personal.any():
+        return reasons
+    held = is_personal[codes].reshape(len(columns), len(aligned))
+    for column, rows in zip(columns, held):
+        for row in np.flatnonzero(rows):
             reasons.setdefault(int(lines[row]), []).append(
                 f"{column}: holds a participant's name or code of this file (personal data out of place)")
     return reasons

@@ -145,9 +145,18 @@ def test_changed_content_at_the_same_path_supersedes_the_earlier_version(fresh_d
 def test_a_window_loads_in_chunks_of_days_under_the_budget(fresh_db, tmp_path, monkeypatch, budget, chunks):
     """A run's window (a daily run's look-back, a backfill's month) is loaded in chunks of consecutive
     report days under BHXH_LOAD_CHUNK_BYTES: a one-byte budget makes each day a chunk, the default
-    takes both days at once; either way one summary of the window."""
+    takes both days at once; either way one summary of the window, and one ANALYZE after its last chunk."""
+    from bhxh import partitions
     from bhxh.chunks import process_window
 
+    analyzed = []
+    analyze_months = partitions.analyze_months
+
+    def spy(conn, start, end):
+        analyzed.append((start, end))
+        return analyze_months(conn, start, end)
+
+    monkeypatch.setattr(partitions, "analyze_months", spy)
     if budget:
         monkeypatch.setenv("BHXH_LOAD_CHUNK_BYTES", str(budget))
     shutil.copytree(SAMPLES / "30", tmp_path / "source" / "30")
@@ -156,7 +165,11 @@ def test_a_window_loads_in_chunks_of_days_under_the_budget(fresh_db, tmp_path, m
     summary = process_window(first, last)
     assert (summary.files, summary.loaded, summary.rows_received, summary.rows_loaded) == (2, 2, 9, 9)
     assert len(summary.run_id.split()) == chunks
+    assert analyzed == [(first, last)]
     with psycopg.connect(fresh_db) as conn:
+        # the month partition has statistics from that ANALYZE: its 9 rows
+        assert conn.execute("select reltuples from pg_class where oid = 'raw.receipts_2024_05'::regclass"
+                            ).fetchone() == (9,)
         runs = conn.execute("select report_date, count(distinct run_id) from raw.dq_results "
                             "group by 1 order by 1").fetchall()
         assert runs == [(first, 1), (last, 1)]
