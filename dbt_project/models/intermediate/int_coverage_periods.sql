@@ -68,15 +68,18 @@ lineage as (
 
 events as (
 
+    -- the keys in byte order ("C"): every sort and window below partitions on them, and only their
+    -- equality matters (the same in every deterministic collation); memcmp and abbreviated keys
+    -- instead of a locale-aware comparison per row. The output takes the default collation back.
     select
-        participant_key,
-        scheme,
+        participant_key collate "C" as participant_key,
+        scheme collate "C" as scheme,
         months_paid > 0 as is_payment,
         origin_province_key,
         period_start as start_month,
         {{ add_months('period_start', 'abs(months_paid)') }} as end_month,
         row_number() over (
-            partition by participant_key, scheme
+            partition by participant_key collate "C", scheme collate "C"
             order by collected_on, report_date, file_id, line_no
         ) as event_seq
 
@@ -93,24 +96,17 @@ province_boundaries as (
 
 ),
 
-participant_span as (
-
-    select participant_key, scheme, min(start_month) as span_start, max(end_month) as span_end
-    from events
-    group by 1, 2
-
-),
-
 boundaries as (
 
+    -- a province boundary matters only inside a receipt's months (in a gap nothing is covered)
     select participant_key, scheme, start_month as boundary from events
     union
     select participant_key, scheme, end_month from events
     union
-    select span.participant_key, span.scheme, pb.boundary
-    from participant_span as span
+    select events.participant_key, events.scheme, pb.boundary
+    from events
     inner join province_boundaries as pb
-        on pb.boundary > span.span_start and pb.boundary < span.span_end
+        on pb.boundary > events.start_month and pb.boundary < events.end_month
 
 ),
 
@@ -125,16 +121,17 @@ segments as (
 
 ),
 
-segment_events as (
+deciding_event as (
 
-    select
+    -- per segment, the events covering it, a refund first when there is one (the segment is then
+    -- not covered), else the latest payment, which gives the province
+    select distinct on (segments.participant_key, segments.scheme, segments.segment_start)
         segments.participant_key,
         segments.scheme,
         segments.segment_start,
         segments.segment_end,
         events.is_payment,
-        events.origin_province_key,
-        events.event_seq
+        events.origin_province_key
 
     from segments
     inner join events
@@ -143,38 +140,8 @@ segment_events as (
        and events.start_month <= segments.segment_start
        and events.end_month >= segments.segment_end
     where segments.segment_end is not null
-
-),
-
-refunded as (
-
-    select distinct participant_key, scheme, segment_start
-    from segment_events
-    where not is_payment
-
-),
-
-deciding_event as (
-
-    -- the latest payment covering the segment gives its province; a refunded segment is not covered
-    select distinct on (segment_events.participant_key, segment_events.scheme, segment_events.segment_start)
-        segment_events.participant_key,
-        segment_events.scheme,
-        segment_events.segment_start,
-        segment_events.segment_end,
-        segment_events.is_payment,
-        segment_events.origin_province_key
-
-    from segment_events
-    where segment_events.is_payment
-      and not exists (
-          select 1 from refunded
-          where refunded.participant_key = segment_events.participant_key
-            and refunded.scheme = segment_events.scheme
-            and refunded.segment_start = segment_events.segment_start
-      )
-    order by segment_events.participant_key, segment_events.scheme, segment_events.segment_start,
-             segment_events.event_seq desc
+    order by segments.participant_key, segments.scheme, segments.segment_start,
+             events.is_payment, events.event_seq desc
 
 ),
 
@@ -198,13 +165,17 @@ covered as (
 
 flagged as (
 
+    -- a covered segment starts an island unless the previous one ends where it starts, in the same
+    -- province (segments do not overlap: nothing lies between two adjacent ones)
     select
         *,
         case
-            when lag(segment_end) over island_window = segment_start then 0 else 1
+            when lag(segment_end) over island_window = segment_start
+             and lag(province_key) over island_window = province_key then 0
+            else 1
         end as starts_island
     from covered
-    window island_window as (partition by participant_key, scheme, province_key order by segment_start)
+    window island_window as (partition by participant_key, scheme order by segment_start)
 
 ),
 
@@ -213,7 +184,7 @@ numbered as (
     select
         *,
         sum(starts_island) over (
-            partition by participant_key, scheme, province_key
+            partition by participant_key, scheme
             order by segment_start
             rows between unbounded preceding and current row
         ) as island_no
@@ -232,13 +203,13 @@ islands as (
         max(segment_end) as period_end
 
     from numbered
-    group by participant_key, scheme, province_key, province_code, island_no
+    group by participant_key, scheme, island_no, province_key, province_code
 
 )
 
 select
-    participant_key,
-    scheme,
+    participant_key collate "default" as participant_key,
+    scheme collate "default" as scheme,
     province_key,
     province_code,
     period_start,
