@@ -87,26 +87,11 @@ events as (
 
 ),
 
-province_boundaries as (
-
-    select distinct target_valid_from as boundary from lineage
-    union
-    select distinct (target_valid_to + 1) as boundary from lineage
-    where target_valid_to < date '9999-12-31'
-
-),
-
 boundaries as (
 
-    -- a province boundary matters only inside a receipt's months (in a gap nothing is covered)
     select participant_key, scheme, start_month as boundary from events
     union
     select participant_key, scheme, end_month from events
-    union
-    select events.participant_key, events.scheme, pb.boundary
-    from events
-    inner join province_boundaries as pb
-        on pb.boundary > events.start_month and pb.boundary < events.end_month
 
 ),
 
@@ -147,18 +132,22 @@ deciding_event as (
 
 covered as (
 
+    -- the part of a covered segment in each province its latest payment's province stands for (an
+    -- origin's lineage targets do not overlap in time; a month outside all of them is not covered)
+
     select
         deciding_event.participant_key,
         deciding_event.scheme,
         lineage.target_province_key as province_key,
         lineage.target_province_code as province_code,
-        deciding_event.segment_start,
-        deciding_event.segment_end
+        greatest(deciding_event.segment_start, lineage.target_valid_from) as segment_start,
+        least(deciding_event.segment_end, lineage.target_valid_to + 1) as segment_end
 
     from deciding_event
     inner join lineage
         on lineage.origin_province_key = deciding_event.origin_province_key
-       and deciding_event.segment_start between lineage.target_valid_from and lineage.target_valid_to
+       and lineage.target_valid_from < deciding_event.segment_end
+       and lineage.target_valid_to >= deciding_event.segment_start
     where deciding_event.is_payment
 
 ),
