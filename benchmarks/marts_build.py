@@ -3,12 +3,16 @@
     .venv/bin/python benchmarks/marts_build.py load     # once: 2024-01..03 from the cached national source
     .venv/bin/python benchmarks/marts_build.py build    # again and again: full refresh, seconds per model
 
-`load` collects and loads the months of BHXH_BENCH_QUARTER_MONTHS (default 1-3 of 2024, about 8.7 M
-receipts) from the generated national 2024 (BHXH_BENCH_YEAR_SOURCE, default the cache's
+`load` collects and loads the months of BHXH_BENCH_QUARTER_MONTHS (default 1-3 of 2024: 6.72 M
+receipts, every one the generator sent) from the generated national 2024 (BHXH_BENCH_YEAR_SOURCE, default the cache's
 national-2024; never regenerated here) into the bench's database `marts_quarter`, without Airflow
 (what bhxh_collection_backfill's tasks call), and builds the whole dbt project once.
-`build` runs `dbt run --full-refresh -s int_receipts__versions+` (2 threads) and prints for the three heaviest
-`bench marts_full_build_<model> S s` from dbt's run results; the database is kept between runs.
+`build` runs `dbt run --full-refresh -s int_receipts__versions+` (2 threads) with the heavy models'
+SQL of BHXH_BENCH_MARTS_BASELINE_REF (default 2dcc150, before their rewrite), then with the current
+SQL, and prints `bench marts_full_build_<model>[_<ref>] S s` from dbt's run results and the ratio of
+the three models' sums; the database is kept between runs. `baseline` copies every table of schemas
+intermediate and marts into schema baseline; `compare` checks the current tables against them
+(`except all` both ways, timestamps left out).
 """
 
 from __future__ import annotations
@@ -29,18 +33,54 @@ sys.path.insert(0, str(harness.ROOT))
 DATABASE = "marts_quarter"
 MODELS = ("int_receipts__versions", "int_coverage_periods", "fct_daily_collections")
 SOURCE = Path(os.environ.get("BHXH_BENCH_YEAR_SOURCE") or harness.CACHE / "national-2024")
+# the models' SQL before issue 7's rewrite (main at 2dcc150)
+BASELINE_REF = os.environ.get("BHXH_BENCH_MARTS_BASELINE_REF", "2dcc150")
 MONTHS = [int(m) for m in os.environ.get("BHXH_BENCH_QUARTER_MONTHS", "1,2,3").split(",")]
 
 
-def dbt(*args: str) -> None:
+def dbt(*args: str, project: Path | None = None) -> None:
     from bhxh.dbt_config import dbt_env
     from bhxh.settings import get_settings
 
     settings = get_settings()
-    project = settings.dbt_project_dir
+    project = project or settings.dbt_project_dir
     command = [str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", str(project),
                "--project-dir", str(project)]
     subprocess.run(command, cwd=project, env={**os.environ, **dbt_env(settings)}, check=True)
+
+
+def project_at(ref: str, into: Path) -> Path:
+    """A copy of the dbt project with the heavy models' SQL as of git ``ref`` (the baseline)."""
+    import shutil
+
+    from bhxh.settings import get_settings
+
+    source = get_settings().dbt_project_dir
+    project = into / "dbt_project"
+    shutil.copytree(source, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    for model in source.joinpath("models").rglob("*.sql"):
+        if model.stem in MODELS:
+            relative = model.relative_to(harness.ROOT).as_posix()
+            sql = subprocess.run(["git", "show", f"{ref}:{relative}"], cwd=harness.ROOT, capture_output=True,
+                                 text=True, check=True).stdout
+            (project / model.relative_to(source)).write_text(sql)
+    return project
+
+
+def full_build(project: Path | None, suffix: str) -> dict[str, float]:
+    """`dbt run --full-refresh` of int_receipts__versions and everything downstream (its views are
+    dropped with it), 2 threads; the heavy models' seconds from dbt's run results."""
+    from bhxh.settings import get_settings
+
+    dbt("run", "--full-refresh", "-s", "int_receipts__versions+", project=project)
+    target = (project or get_settings().dbt_project_dir) / "target" / "run_results.json"
+    seconds = {}
+    for result in json.loads(target.read_text())["results"]:
+        model = result["unique_id"].rsplit(".", 1)[1]
+        if model in MODELS:
+            seconds[model] = float(result["execution_time"])
+            bench(f"marts_full_build_{model}{suffix}", seconds[model], "s")
+    return seconds
 
 
 def load() -> None:
@@ -66,17 +106,19 @@ def load() -> None:
 
 
 def build() -> None:
-    from bhxh.settings import get_settings
+    """The baseline's full build (the models' SQL at BASELINE_REF), then the current one's; the
+    current one's output stays in the database."""
+    import tempfile
 
     os.environ["BHXH_DATABASE"] = DATABASE
     harness.warehouse_url()
     say(harness.machine_load())
-    dbt("run", "--full-refresh", "-s", "int_receipts__versions+")  # its views are dropped with it
-    results = json.loads((get_settings().dbt_project_dir / "target" / "run_results.json").read_text())
-    for result in results["results"]:
-        if result["unique_id"].rsplit(".", 1)[1] in MODELS:
-            bench(f"marts_full_build_{result['unique_id'].rsplit('.', 1)[1]}", float(result["execution_time"]), "s")
+    with tempfile.TemporaryDirectory() as scratch:
+        before = full_build(project_at(BASELINE_REF, Path(scratch)), f"_{BASELINE_REF}")
     say(harness.machine_load())
+    after = full_build(None, "")
+    say(harness.machine_load())
+    bench(f"marts_full_build_speedup_vs_{BASELINE_REF}", sum(before.values()) / sum(after.values()), "x")
 
 
 def _connect():

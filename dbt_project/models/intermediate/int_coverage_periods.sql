@@ -32,11 +32,15 @@
 --     report date, moved through the 2025-07-01 merger by int_provinces__lineage: a receipt
 --     from old 30 (Hải Dương) covering 2025-07 onwards counts those months under 31 (Hải Phòng).
 --
--- Method: no month explosion. Per participant and scheme the receipts' start/end months (and the
--- province validity boundaries) cut the timeline into elementary segments; a segment is covered
--- when a payment covers it and no refund does, in the latest payment's province; covered segments are merged back into islands (gaps and
--- islands). Cost grows with receipts, not with months covered.
---
+-- Method: no month explosion. Per participant and scheme the receipts' start/end months cut the
+-- timeline into elementary segments; a segment is covered when a payment covers it and no refund
+-- does (one distinct on per segment: a covering refund first, else the latest payment); its
+-- latest payment's province stands for it, cut where that province's lineage targets change (the
+-- 2025-07-01 merger); adjacent covered segments of one province are merged back into islands (gaps
+-- and islands). Cost grows with receipts, not with months covered. The keys are compared in byte
+-- order (collate "C") inside: only their equality matters, and a locale-aware comparison per row
+-- made the sorts several times slower.
+
 -- Incremental: a run recomputes only the participants (participant_key, scheme) with a receipt that
 -- started or stopped counting (int_receipts__versions) since the last build (max built_at): their
 -- current periods are stamped superseded_at (pre_hook) and their periods computed afresh from all
