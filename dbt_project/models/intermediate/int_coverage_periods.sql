@@ -40,7 +40,7 @@
 -- and islands). Cost grows with receipts, not with months covered. The keys are compared in byte
 -- order (collate "C") inside: only their equality matters, and a locale-aware comparison per row
 -- made the sorts several times slower.
-
+--
 -- Incremental: a run recomputes only the participants (participant_key, scheme) with a receipt that
 -- started or stopped counting (int_receipts__versions) since the last build (max built_at): their
 -- current periods are stamped superseded_at (pre_hook) and their periods computed afresh from all
