@@ -64,8 +64,9 @@ receipts as (
 
 ),
 
-lineage as (
+lineage as materialized (
 
+    -- once (a few hundred rows), not again for every covered segment it is joined to
     select * from {{ ref('int_provinces__lineage') }}
 
 ),
