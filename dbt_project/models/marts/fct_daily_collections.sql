@@ -52,39 +52,44 @@ file_sets as (
         file_province_code,
         report_date,
         org_code,
+        array_agg(file_id) as file_ids,
         string_agg(file_id::text, ',' order by file_id) as source_files
     from files
     group by 1, 2, 3
 
-),
-
-receipts as (
-
-    select receipts.*, file_sets.source_files
-    from (select * from {{ ref('int_receipts__counted') }}) as receipts
-    inner join files
-        on files.file_id = receipts.file_id
-    inner join file_sets
-        on file_sets.file_province_code = files.file_province_code
-       and file_sets.report_date = files.report_date
-       and file_sets.org_code = files.org_code
-    where receipts.origin_province_key is not null
-
 )
 
+-- Each file set (key) aggregated on its own, its receipts read through the index on file_id: the
+-- distinct participants are counted with a sort of one key's receipts in memory, not with one sort
+-- of every receipt on disk. A receipt carries its file's province code, report day and organisation
+-- (the loader writes them from the manifest), so the key's columns are its file set's.
 select
-    origin_province_key::text as province_key,
-    file_province_code::text as province_code,
-    report_date::date as report_date,
-    org_code::text as org_code,
-    scheme::text as scheme,
-    count(*)::bigint as receipts,
-    count(distinct participant_key)::bigint as participants,
-    coalesce(sum(amount_vnd), 0)::bigint as amount_vnd,
-    coalesce(sum(state_subsidy_vnd), 0)::bigint as state_subsidy_vnd,
-    (count(distinct participant_key) filter (where transaction_type = 'new'))::bigint as new_participants,
-    (count(*) filter (where transaction_type = 'refund'))::bigint as refunds,
-    source_files::text as source_files,
+    totals.origin_province_key::text as province_key,
+    file_sets.file_province_code::text as province_code,
+    file_sets.report_date::date as report_date,
+    file_sets.org_code::text as org_code,
+    totals.scheme::text as scheme,
+    totals.receipts::bigint as receipts,
+    totals.participants::bigint as participants,
+    totals.amount_vnd::bigint as amount_vnd,
+    totals.state_subsidy_vnd::bigint as state_subsidy_vnd,
+    totals.new_participants::bigint as new_participants,
+    totals.refunds::bigint as refunds,
+    file_sets.source_files::text as source_files,
     now()::timestamptz as built_at
-from receipts
-group by 1, 2, 3, 4, 5, 12
+from file_sets
+cross join lateral (
+    select
+        receipts.origin_province_key,
+        receipts.scheme,
+        count(*) as receipts,
+        count(distinct receipts.participant_key) as participants,
+        coalesce(sum(receipts.amount_vnd), 0) as amount_vnd,
+        coalesce(sum(receipts.state_subsidy_vnd), 0) as state_subsidy_vnd,
+        count(distinct receipts.participant_key) filter (where receipts.transaction_type = 'new') as new_participants,
+        count(*) filter (where receipts.transaction_type = 'refund') as refunds
+    from (select * from {{ ref('int_receipts__counted') }}) as receipts
+    where receipts.file_id = any(file_sets.file_ids)
+      and receipts.origin_province_key is not null
+    group by receipts.origin_province_key, receipts.scheme
+) as totals
