@@ -32,14 +32,10 @@
 --     report date, moved through the 2025-07-01 merger by int_provinces__lineage: a receipt
 --     from old 30 (Hải Dương) covering 2025-07 onwards counts those months under 31 (Hải Phòng).
 --
--- Method: no month explosion. Per participant and scheme the receipts' start/end months cut the
--- timeline into elementary segments; a segment is covered when a payment covers it and no refund
--- does (one distinct on per segment: a covering refund first, else the latest payment); its
--- latest payment's province stands for it, cut where that province's lineage targets change (the
--- 2025-07-01 merger); adjacent covered segments of one province are merged back into islands (gaps
--- and islands). Cost grows with receipts, not with months covered. The keys are compared in byte
--- order (collate "C") inside: only their equality matters, and a locale-aware comparison per row
--- made the sorts several times slower.
+-- Method: no month explosion. Per participant and scheme the receipts' start/end months (and the
+-- province validity boundaries) cut the timeline into elementary segments; a segment is covered
+-- when a payment covers it and no refund does, in the latest payment's province; covered segments are merged back into islands (gaps and
+-- islands). Cost grows with receipts, not with months covered.
 --
 -- Incremental: a run recomputes only the participants (participant_key, scheme) with a receipt that
 -- started or stopped counting (int_receipts__versions) since the last build (max built_at): their
@@ -64,31 +60,44 @@ receipts as (
 
 ),
 
-lineage as materialized (
+lineage as (
 
-    -- once (a few hundred rows), not again for every covered segment it is joined to
     select * from {{ ref('int_provinces__lineage') }}
 
 ),
 
 events as (
 
-    -- the keys in byte order ("C"): every sort and window below partitions on them, and only their
-    -- equality matters (the same in every deterministic collation); memcmp and abbreviated keys
-    -- instead of a locale-aware comparison per row. The output takes the default collation back.
     select
-        participant_key collate "C" as participant_key,
-        scheme collate "C" as scheme,
+        participant_key,
+        scheme,
         months_paid > 0 as is_payment,
         origin_province_key,
         period_start as start_month,
         {{ add_months('period_start', 'abs(months_paid)') }} as end_month,
         row_number() over (
-            partition by participant_key collate "C", scheme collate "C"
+            partition by participant_key, scheme
             order by collected_on, report_date, file_id, line_no
         ) as event_seq
 
     from receipts
+
+),
+
+province_boundaries as (
+
+    select distinct target_valid_from as boundary from lineage
+    union
+    select distinct (target_valid_to + 1) as boundary from lineage
+    where target_valid_to < date '9999-12-31'
+
+),
+
+participant_span as (
+
+    select participant_key, scheme, min(start_month) as span_start, max(end_month) as span_end
+    from events
+    group by 1, 2
 
 ),
 
@@ -97,6 +106,11 @@ boundaries as (
     select participant_key, scheme, start_month as boundary from events
     union
     select participant_key, scheme, end_month from events
+    union
+    select span.participant_key, span.scheme, pb.boundary
+    from participant_span as span
+    inner join province_boundaries as pb
+        on pb.boundary > span.span_start and pb.boundary < span.span_end
 
 ),
 
@@ -111,17 +125,16 @@ segments as (
 
 ),
 
-deciding_event as (
+segment_events as (
 
-    -- per segment, the events covering it, a refund first when there is one (the segment is then
-    -- not covered), else the latest payment, which gives the province
-    select distinct on (segments.participant_key, segments.scheme, segments.segment_start)
+    select
         segments.participant_key,
         segments.scheme,
         segments.segment_start,
         segments.segment_end,
         events.is_payment,
-        events.origin_province_key
+        events.origin_province_key,
+        events.event_seq
 
     from segments
     inner join events
@@ -130,46 +143,68 @@ deciding_event as (
        and events.start_month <= segments.segment_start
        and events.end_month >= segments.segment_end
     where segments.segment_end is not null
-    order by segments.participant_key, segments.scheme, segments.segment_start,
-             events.is_payment, events.event_seq desc
+
+),
+
+refunded as (
+
+    select distinct participant_key, scheme, segment_start
+    from segment_events
+    where not is_payment
+
+),
+
+deciding_event as (
+
+    -- the latest payment covering the segment gives its province; a refunded segment is not covered
+    select distinct on (segment_events.participant_key, segment_events.scheme, segment_events.segment_start)
+        segment_events.participant_key,
+        segment_events.scheme,
+        segment_events.segment_start,
+        segment_events.segment_end,
+        segment_events.is_payment,
+        segment_events.origin_province_key
+
+    from segment_events
+    where segment_events.is_payment
+      and not exists (
+          select 1 from refunded
+          where refunded.participant_key = segment_events.participant_key
+            and refunded.scheme = segment_events.scheme
+            and refunded.segment_start = segment_events.segment_start
+      )
+    order by segment_events.participant_key, segment_events.scheme, segment_events.segment_start,
+             segment_events.event_seq desc
 
 ),
 
 covered as (
-
-    -- the part of a covered segment in each province its latest payment's province stands for (an
-    -- origin's lineage targets do not overlap in time; a month outside all of them is not covered)
 
     select
         deciding_event.participant_key,
         deciding_event.scheme,
         lineage.target_province_key as province_key,
         lineage.target_province_code as province_code,
-        greatest(deciding_event.segment_start, lineage.target_valid_from) as segment_start,
-        least(deciding_event.segment_end, lineage.target_valid_to + 1) as segment_end
+        deciding_event.segment_start,
+        deciding_event.segment_end
 
     from deciding_event
     inner join lineage
         on lineage.origin_province_key = deciding_event.origin_province_key
-       and lineage.target_valid_from < deciding_event.segment_end
-       and lineage.target_valid_to >= deciding_event.segment_start
+       and deciding_event.segment_start between lineage.target_valid_from and lineage.target_valid_to
     where deciding_event.is_payment
 
 ),
 
 flagged as (
 
-    -- a covered segment starts an island unless the previous one ends where it starts, in the same
-    -- province (segments do not overlap: nothing lies between two adjacent ones)
     select
         *,
         case
-            when lag(segment_end) over island_window = segment_start
-             and lag(province_key) over island_window = province_key then 0
-            else 1
+            when lag(segment_end) over island_window = segment_start then 0 else 1
         end as starts_island
     from covered
-    window island_window as (partition by participant_key, scheme order by segment_start)
+    window island_window as (partition by participant_key, scheme, province_key order by segment_start)
 
 ),
 
@@ -178,7 +213,7 @@ numbered as (
     select
         *,
         sum(starts_island) over (
-            partition by participant_key, scheme
+            partition by participant_key, scheme, province_key
             order by segment_start
             rows between unbounded preceding and current row
         ) as island_no
@@ -197,13 +232,13 @@ islands as (
         max(segment_end) as period_end
 
     from numbered
-    group by participant_key, scheme, island_no, province_key, province_code
+    group by participant_key, scheme, province_key, province_code, island_no
 
 )
 
 select
-    participant_key collate "default" as participant_key,
-    scheme collate "default" as scheme,
+    participant_key,
+    scheme,
     province_key,
     province_code,
     period_start,
