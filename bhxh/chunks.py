@@ -3,7 +3,8 @@
 A load (``pipeline.process_landed(first, last)``) holds its files in memory and pays fixed costs per
 call: GX's per-``validate()`` cost, the receipt-number lookup (and, around a direct call, the
 ANALYZE of the touched partitions: a window analyzes once, after its last chunk). One call per day
-pays them 366 times a year; one call for a month would hold a month in memory. ``process_window`` groups the window's consecutive report days into chunks of at most
+pays them 366 times a year; one call for a month would hold a month in memory. ``process_window``
+groups the window's consecutive report days into chunks of at most
 ``Settings.load_chunk_bytes`` landed bytes (raw.report_files.bytes of the files still ``landed``;
 a day larger than the budget is a chunk of its own) and makes one call per chunk, oldest first.
 Every run uses it: a daily run (its look-back window, 8 days), a month of the backfill DAG.
