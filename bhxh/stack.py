@@ -190,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port(args.port)
     stack = Stack(port, args.executor)
     print(f"starting Airflow ({args.executor}) with the DAGs in {get_settings().dags_dir} ...", flush=True)
+    # Ctrl-C and SIGTERM both stop the stack. Python leaves SIGINT ignored when it starts ignored, as it does
+    # for a background job of a shell without job control (`make test &` in a script), so install it here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         stack.start()

@@ -35,8 +35,10 @@ def _wait_for_line(process, text: str, timeout: float) -> list[str]:
 
 def test_make_airflow_serves_the_dags(warehouse_url):
     port = free_port()
+    # started with SIGINT ignored, as a background job of a script's shell inherits it: Ctrl-C must still stop it
     process = subprocess.Popen([sys.executable, "-m", "bhxh.stack", "--port", str(port)], cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         lines = _wait_for_line(process, "Ctrl-C stops", timeout=150)
         assert f"Airflow UI: http://127.0.0.1:{port}" in lines
