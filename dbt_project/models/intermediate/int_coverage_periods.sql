@@ -32,10 +32,18 @@
 --     report date, moved through the 2025-07-01 merger by int_provinces__lineage: a receipt
 --     from old 30 (Hải Dương) covering 2025-07 onwards counts those months under 31 (Hải Phòng).
 --
--- Method: no month explosion. Per participant and scheme the receipts' start/end months (and the
--- province validity boundaries) cut the timeline into elementary segments; a segment is covered
--- when a payment covers it and no refund does, in the latest payment's province; covered segments are merged back into islands (gaps and
--- islands). Cost grows with receipts, not with months covered.
+-- Method: no month explosion, and one sort of the receipts. They are numbered per participant and
+-- scheme in payment order; all later steps keep that (participant_key, scheme) order, so their sorts
+-- are per participant and small (the plan's incremental sorts). Keys sort in the "C" collation,
+-- byte order, which PostgreSQL compares fastest.
+--   * A participant with a single receipt (most of them) that is a payment is covered over it.
+--   * Otherwise the receipts' start/end months cut the participant's timeline into elementary
+--     segments; a segment is covered when a payment covers it and no refund does, in the latest
+--     payment's province.
+-- Each covered interval is then cut at the province validity boundaries (int_provinces__lineage)
+-- and consecutive pieces in the same province are merged into islands (gaps and islands). Cost
+-- grows with receipts, not with months covered, nor with the square of a participant's receipts
+-- beyond their elementary segments.
 --
 -- Incremental: a run recomputes only the participants (participant_key, scheme) with a receipt that
 -- started or stopped counting (int_receipts__versions) since the last build (max built_at): their
@@ -66,56 +74,75 @@ lineage as (
 
 ),
 
+pieces as (
+
+    -- each receipt cut at the province validity boundaries: a piece per province standing for the
+    -- receipt's origin over part of its months
+    select
+        receipts.participant_key collate "C" as participant_key,
+        receipts.scheme collate "C" as scheme,
+        receipts.months_paid > 0 as is_payment,
+        receipts.collected_on,
+        receipts.report_date,
+        receipts.file_id,
+        receipts.line_no,
+        lineage.target_province_key as province_key,
+        lineage.target_province_code as province_code,
+        greatest(receipts.period_start, lineage.target_valid_from) as start_month,
+        least({{ add_months('receipts.period_start', 'abs(receipts.months_paid)') }},
+              lineage.target_valid_to + 1) as end_month
+
+    from receipts
+    inner join lineage
+        on lineage.origin_province_key = receipts.origin_province_key
+       and lineage.target_valid_from < {{ add_months('receipts.period_start', 'abs(receipts.months_paid)') }}
+       and lineage.target_valid_to >= receipts.period_start
+
+),
+
 events as (
 
+    -- pieces in payment order per participant; single_receipt: the participant has one receipt
     select
         participant_key,
         scheme,
-        months_paid > 0 as is_payment,
-        origin_province_key,
-        period_start as start_month,
-        {{ add_months('period_start', 'abs(months_paid)') }} as end_month,
-        row_number() over (
-            partition by participant_key, scheme
-            order by collected_on, report_date, file_id, line_no
-        ) as event_seq
+        is_payment,
+        province_key,
+        province_code,
+        start_month,
+        end_month,
+        dense_rank() over payment_order as event_seq,
+        min(file_id) over participant = max(file_id) over participant
+            and min(line_no) over participant = max(line_no) over participant as single_receipt
 
-    from receipts
-
-),
-
-province_boundaries as (
-
-    select distinct target_valid_from as boundary from lineage
-    union
-    select distinct (target_valid_to + 1) as boundary from lineage
-    where target_valid_to < date '9999-12-31'
+    from pieces
+    window
+        participant as (partition by participant_key, scheme),
+        payment_order as (participant order by collected_on, report_date, file_id, line_no)
 
 ),
 
-participant_span as (
+single_payments as (
 
-    select participant_key, scheme, min(start_month) as span_start, max(end_month) as span_end
+    -- a participant's only receipt, a payment: its pieces are its periods
+    select participant_key, scheme, province_key, province_code, start_month as period_start, end_month as period_end
     from events
-    group by 1, 2
+    where single_receipt and is_payment
 
 ),
 
 boundaries as (
 
-    select participant_key, scheme, start_month as boundary from events
-    union
-    select participant_key, scheme, end_month from events
-    union
-    select span.participant_key, span.scheme, pb.boundary
-    from participant_span as span
-    inner join province_boundaries as pb
-        on pb.boundary > span.span_start and pb.boundary < span.span_end
+    select events.participant_key, events.scheme, ends.boundary
+    from events
+    cross join lateral (values (events.start_month), (events.end_month)) as ends (boundary)
+    where not events.single_receipt
 
 ),
 
 segments as (
 
+    -- elementary segments between consecutive distinct boundaries (a repeated boundary gives an empty one)
     select
         participant_key,
         scheme,
@@ -125,16 +152,19 @@ segments as (
 
 ),
 
-segment_events as (
+decided_segments as (
 
+    -- a refunded segment is not covered; otherwise the latest payment covering it gives its province
     select
         segments.participant_key,
         segments.scheme,
         segments.segment_start,
         segments.segment_end,
-        events.is_payment,
-        events.origin_province_key,
-        events.event_seq
+        bool_or(not events.is_payment) as is_refunded,
+        (array_agg(events.province_key order by events.event_seq desc)
+            filter (where events.is_payment))[1] as province_key,
+        (array_agg(events.province_code order by events.event_seq desc)
+            filter (where events.is_payment))[1] as province_code
 
     from segments
     inner join events
@@ -142,69 +172,26 @@ segment_events as (
        and events.scheme = segments.scheme
        and events.start_month <= segments.segment_start
        and events.end_month >= segments.segment_end
-    where segments.segment_end is not null
-
-),
-
-refunded as (
-
-    select distinct participant_key, scheme, segment_start
-    from segment_events
-    where not is_payment
-
-),
-
-deciding_event as (
-
-    -- the latest payment covering the segment gives its province; a refunded segment is not covered
-    select distinct on (segment_events.participant_key, segment_events.scheme, segment_events.segment_start)
-        segment_events.participant_key,
-        segment_events.scheme,
-        segment_events.segment_start,
-        segment_events.segment_end,
-        segment_events.is_payment,
-        segment_events.origin_province_key
-
-    from segment_events
-    where segment_events.is_payment
-      and not exists (
-          select 1 from refunded
-          where refunded.participant_key = segment_events.participant_key
-            and refunded.scheme = segment_events.scheme
-            and refunded.segment_start = segment_events.segment_start
-      )
-    order by segment_events.participant_key, segment_events.scheme, segment_events.segment_start,
-             segment_events.event_seq desc
-
-),
-
-covered as (
-
-    select
-        deciding_event.participant_key,
-        deciding_event.scheme,
-        lineage.target_province_key as province_key,
-        lineage.target_province_code as province_code,
-        deciding_event.segment_start,
-        deciding_event.segment_end
-
-    from deciding_event
-    inner join lineage
-        on lineage.origin_province_key = deciding_event.origin_province_key
-       and deciding_event.segment_start between lineage.target_valid_from and lineage.target_valid_to
-    where deciding_event.is_payment
+    where segments.segment_end > segments.segment_start
+      and not events.single_receipt
+    group by segments.participant_key, segments.scheme, segments.segment_start, segments.segment_end
 
 ),
 
 flagged as (
 
+    -- covered segments are disjoint in time per participant: an island continues while the next
+    -- segment abuts the previous one in the same province
     select
         *,
         case
-            when lag(segment_end) over island_window = segment_start then 0 else 1
+            when lag(segment_end) over timeline = segment_start
+             and lag(province_key) over timeline = province_key then 0
+            else 1
         end as starts_island
-    from covered
-    window island_window as (partition by participant_key, scheme, province_key order by segment_start)
+    from decided_segments
+    where not is_refunded
+    window timeline as (partition by participant_key, scheme order by segment_start)
 
 ),
 
@@ -213,7 +200,7 @@ numbered as (
     select
         *,
         sum(starts_island) over (
-            partition by participant_key, scheme, province_key
+            partition by participant_key, scheme
             order by segment_start
             rows between unbounded preceding and current row
         ) as island_no
@@ -232,13 +219,21 @@ islands as (
         max(segment_end) as period_end
 
     from numbered
-    group by participant_key, scheme, province_key, province_code, island_no
+    group by participant_key, scheme, island_no, province_key, province_code
+
+),
+
+periods as (
+
+    select * from single_payments
+    union all
+    select * from islands
 
 )
 
 select
-    participant_key,
-    scheme,
+    participant_key::text as participant_key,
+    scheme::text as scheme,
     province_key,
     province_code,
     period_start,
@@ -246,4 +241,4 @@ select
     {{ months_between('period_start', 'period_end') }} as months_covered,
     now() as built_at,
     null::timestamptz as superseded_at
-from islands
+from periods
