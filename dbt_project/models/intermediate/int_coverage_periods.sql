@@ -32,18 +32,17 @@
 --     report date, moved through the 2025-07-01 merger by int_provinces__lineage: a receipt
 --     from old 30 (Hải Dương) covering 2025-07 onwards counts those months under 31 (Hải Phòng).
 --
--- Method: no month explosion, and one sort of the receipts. They are numbered per participant and
--- scheme in payment order; all later steps keep that (participant_key, scheme) order, so their sorts
--- are per participant and small (the plan's incremental sorts). Keys sort in the "C" collation,
--- byte order, which PostgreSQL compares fastest.
---   * A participant with a single receipt (most of them) that is a payment is covered over it.
---   * Otherwise the receipts' start/end months cut the participant's timeline into elementary
+-- Method: no month explosion, and one sort of the receipts. Each receipt is first cut at the
+-- province validity boundaries (int_provinces__lineage) into pieces, one per province standing for
+-- its origin; the pieces are numbered per participant and scheme in payment order, and all later
+-- steps keep that (participant_key, scheme) order, so their sorts are per participant and small
+-- (the plan's incremental sorts). Keys sort in the "C" collation (byte order, compared fastest).
+--   * A participant whose single receipt is a payment (most of them) has its pieces as periods.
+--   * Otherwise the pieces' start/end months cut the participant's timeline into elementary
 --     segments; a segment is covered when a payment covers it and no refund does, in the latest
---     payment's province.
--- Each covered interval is then cut at the province validity boundaries (int_provinces__lineage)
--- and consecutive pieces in the same province are merged into islands (gaps and islands). Cost
--- grows with receipts, not with months covered, nor with the square of a participant's receipts
--- beyond their elementary segments.
+--     payment's province; consecutive covered segments in the same province are merged into
+--     islands (gaps and islands).
+-- Cost grows with receipts, not with months covered.
 --
 -- Incremental: a run recomputes only the participants (participant_key, scheme) with a receipt that
 -- started or stopped counting (int_receipts__versions) since the last build (max built_at): their
