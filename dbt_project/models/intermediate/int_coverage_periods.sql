@@ -56,7 +56,9 @@ with
 
 receipts as (
 
-    select * from {{ ref('int_receipts__counted') }}
+    -- paid_until: the first month after the months the receipt pays for or takes back
+    select *, {{ add_months('period_start', 'abs(months_paid)') }} as paid_until
+    from {{ ref('int_receipts__counted') }}
     where participant_key is not null
       and scheme is not null
       and period_start is not null
@@ -88,13 +90,12 @@ pieces as (
         lineage.target_province_key as province_key,
         lineage.target_province_code as province_code,
         greatest(receipts.period_start, lineage.target_valid_from) as start_month,
-        least({{ add_months('receipts.period_start', 'abs(receipts.months_paid)') }},
-              lineage.target_valid_to + 1) as end_month
+        least(receipts.paid_until, lineage.target_valid_to + 1) as end_month
 
     from receipts
     inner join lineage
         on lineage.origin_province_key = receipts.origin_province_key
-       and lineage.target_valid_from < {{ add_months('receipts.period_start', 'abs(receipts.months_paid)') }}
+       and lineage.target_valid_from < receipts.paid_until
        and lineage.target_valid_to >= receipts.period_start
 
 ),
