@@ -74,3 +74,15 @@ def test_data_docs_are_rendered_only_for_a_run_with_a_failed_check():
     assert failed.data_docs_url and failed.data_docs_url.endswith("index.html")
     index = (get_settings().data_docs_dir / "index.html").read_text(encoding="utf-8")
     assert f"failed-{run}" in index and f"clean-{run}" not in index
+
+
+def test_gx_does_not_fingerprint_the_frames_and_finds_the_same_faults(monkeypatch):
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    files = _batch(faults=True)
+    _, unhashed = _outcome(files)
+    hashed: list[int] = []
+    monkeypatch.setattr(engine, "hash_pandas_dataframe", lambda frame: hashed.append(len(frame)) or "0")
+    assert _outcome(files)[1] == unhashed and hashed == []  # the loader's setting: no fingerprint
+    monkeypatch.setattr(engine, "HASH_THRESHOLD", 1e9)  # GX's default
+    assert _outcome(files)[1] == unhashed and hashed  # fingerprinted, and the same faults found
