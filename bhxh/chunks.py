@@ -6,15 +6,19 @@ ANALYZE of the touched partitions: a window analyzes once, after its last chunk)
 pays them 366 times a year; one call for a month would hold a month in memory. ``process_window``
 groups the window's consecutive report days into chunks of at most
 ``Settings.load_chunk_bytes`` landed bytes (raw.report_files.bytes of the files still ``landed``;
-a day larger than the budget is a chunk of its own) and makes one call per chunk, oldest first.
+a day larger than the budget is a chunk of its own) and loads them oldest first, a transaction per
+chunk (``pipeline.prepare_batch`` then ``pipeline.write_batch``, the write overlapping the next
+chunk's reading).
 Every run uses it: a daily run (its look-back window, 8 days), a month of the backfill DAG.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 
 from bhxh import partitions, pipeline
+from bhxh.pseudonym import check_key, load_key
 from bhxh.settings import Settings, get_settings
 from bhxh.warehouse import connect
 
@@ -44,16 +48,37 @@ def landed_bytes(first: date, last: date, settings: Settings | None = None) -> d
 
 
 def process_window(first: date, last: date, settings: Settings | None = None) -> pipeline.ProcessSummary:
-    """``pipeline.process_landed`` over first..last, one call per chunk, as one summary (one call over
-    the window when nothing is landed, for its empty summary)."""
+    """``pipeline.process_landed`` over first..last, one transaction per chunk, as one summary (one
+    over the window when nothing is landed, for its empty summary).
+
+    A chunk's write (its COPY, mostly the server's work) runs in a thread while the next chunk's files
+    are read; the next chunk waits for it to be committed before it looks up the receipt numbers
+    already loaded, so a repeat across the two chunks is found as before."""
     settings = settings or get_settings()
     chunks = day_chunks(landed_bytes(first, last, settings), settings.load_chunk_bytes) or [(first, last)]
     # the month partitions before the first chunk, the ANALYZE after the last one (not per chunk: the
     # receipt lookup goes through the receipt_no index whatever the statistics, and the marts read
     # after the window; 0.5-0.8 s of server time saved per chunk)
     partitions.before_load(chunks[0][0], chunks[-1][1], settings)
-    load = pipeline.process_landed.__wrapped__  # the loader without partitions.around_load
-    summaries = [load(start, end, settings) for start, end in chunks]
+    # the key's fingerprint committed first (on a first load): a chunk's own check, in its
+    # transaction, then never waits for the previous chunk's commit; a wrong key stops here
+    with connect(settings, role="loader", autocommit=True) as conn:
+        check_key(conn, load_key(settings))
+    summaries = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bhxh-write") as writer:
+        writing: Future | None = None  # the previous chunk's write
+        for start, end in chunks:
+            conn = connect(settings, role="loader")
+            try:
+                batch = pipeline.prepare_batch(conn, start, end, settings,
+                                               before_lookup=writing.result if writing else None)
+            except BaseException:
+                conn.close()  # rolled back: its files stay landed
+                raise
+            summaries.append(batch.summary)
+            writing = writer.submit(_write, conn, batch)
+            del batch  # freed once written
+        writing.result()
     partitions.after_load(chunks[0][0], chunks[-1][1], settings)
     total = summaries[0]
     for summary in summaries[1:]:
@@ -63,3 +88,8 @@ def process_window(first: date, last: date, settings: Settings | None = None) ->
         total.run_id += f" {summary.run_id}"
         total.data_docs_url = summary.data_docs_url or total.data_docs_url
     return total
+
+
+def _write(conn, batch: pipeline.Batch) -> None:
+    with conn:  # closed after the commit (rolled back on an error)
+        pipeline.write_batch(conn, batch)

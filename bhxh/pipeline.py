@@ -162,7 +162,34 @@ def _json_records(frame: pd.DataFrame) -> list[str]:
 
 @partitions.around_load
 def process_landed(start: date, end: date, settings: Settings | None = None) -> ProcessSummary:
-    """Validate and load every ``landed`` file with a report date in [start, end]."""
+    """Validate and load every ``landed`` file with a report date in [start, end], in one transaction."""
+    settings = settings or get_settings()
+    with connect(settings, role="loader") as conn:
+        batch = prepare_batch(conn, start, end, settings)
+        write_batch(conn, batch)
+    return batch.summary
+
+
+@dataclass
+class Batch:
+    """What a load writes: made by ``prepare_batch`` (reading and checking, nothing written yet),
+    written and committed by ``write_batch`` on the same connection (whose transaction holds the
+    files' manifest rows locked in between)."""
+    summary: ProcessSummary
+    finished: list[tuple]
+    receipts: list  # of _Receipts
+    quarantine: list[pd.DataFrame]
+    meta: dict
+    checks: list
+    rejected: dict[int, str]
+    personal: set
+
+
+def prepare_batch(conn: psycopg.Connection, start: date, end: date, settings: Settings | None = None,
+                  before_lookup=None) -> Batch:
+    """Lock, read, pseudonymise and validate every ``landed`` file with a report date in [start, end].
+    ``before_lookup`` is called after the files are read and before the receipt numbers already
+    loaded are looked up (``bhxh.chunks``: the previous chunk's write, committed by then)."""
     from bhxh.reader import ReportRejected, read_report
     from bhxh.validate import CheckResult, FileInput, validate, warm_up
 
@@ -170,119 +197,125 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
     warm_up()
     key = load_key(settings)
     summary = ProcessSummary(run_id=f"{start.isoformat()}..{end.isoformat()}:{uuid.uuid4().hex[:12]}")
-    with connect(settings, role="loader") as conn:
-        check_key(conn, key)
-        landed = conn.execute(
-            """select file_id, province_code, report_date, org_code, source_path, sha256
-               from raw.report_files
-               where status = 'landed' and report_date between %s and %s
-               order by province_code, report_date, org_code, version, file_id
-               for update skip locked""",
-            (start, end),
-        ).fetchall()
-        summary.files = len(landed)
-        latest = {}  # the highest version of each report in the batch (landed in version order)
-        for file_id, province, report_day, org, _path, _digest in landed:
-            latest[(province, report_day, org)] = file_id
-        inputs, reads, rejected = [], {}, {}
-        for file_id, province, report_day, org, path, digest in landed:
-            try:
-                result = read_report(landing.fetch(digest, settings), path)
-            except ReportRejected as exc:
-                rejected[file_id] = str(exc)
-                continue
-            reads[file_id] = result
-            inputs.append(FileInput(file_id, province, report_day, org, path, result.rows, result.missing_columns,
-                                    result.control_total, result.extra_columns,
-                                    latest[(province, report_day, org)] == file_id))
-        outcome = validate(inputs, _loaded_receipts(conn, inputs), run_id=summary.run_id)
-        summary.data_docs_url = outcome.data_docs_url
-        outcome.checks += [
-            CheckResult(file_id, "read_report.cells", not result.errors, len(result.errors),
-                        sorted({e.split(":", 1)[0] for errs in result.errors.values() for e in errs})[:5])
-            for file_id, result in reads.items()]
-        meta = {row[0]: row for row in landed}
-        summary.warnings = [f"{meta[c.file_id][4]}: {c.check_name}: {c.unexpected_count} unexpected"
-                            for c in outcome.checks if not c.success and c.severity == "warning"]
+    check_key(conn, key)
+    landed = conn.execute(
+        """select file_id, province_code, report_date, org_code, source_path, sha256
+           from raw.report_files
+           where status = 'landed' and report_date between %s and %s
+           order by province_code, report_date, org_code, version, file_id
+           for update skip locked""",
+        (start, end),
+    ).fetchall()
+    summary.files = len(landed)
+    latest = {}  # the highest version of each report in the batch (landed in version order)
+    for file_id, province, report_day, org, _path, _digest in landed:
+        latest[(province, report_day, org)] = file_id
+    inputs, reads, rejected = [], {}, {}
+    for file_id, province, report_day, org, path, digest in landed:
+        try:
+            result = read_report(landing.fetch(digest, settings), path)
+        except ReportRejected as exc:
+            rejected[file_id] = str(exc)
+            continue
+        reads[file_id] = result
+        inputs.append(FileInput(file_id, province, report_day, org, path, result.rows, result.missing_columns,
+                                result.control_total, result.extra_columns,
+                                latest[(province, report_day, org)] == file_id))
+    if before_lookup is not None:
+        before_lookup()
+    outcome = validate(inputs, _loaded_receipts(conn, inputs), run_id=summary.run_id)
+    summary.data_docs_url = outcome.data_docs_url
+    outcome.checks += [
+        CheckResult(file_id, "read_report.cells", not result.errors, len(result.errors),
+                    sorted({e.split(":", 1)[0] for errs in result.errors.values() for e in errs})[:5])
+        for file_id, result in reads.items()]
+    meta = {row[0]: row for row in landed}
+    summary.warnings = [f"{meta[c.file_id][4]}: {c.check_name}: {c.unexpected_count} unexpected"
+                        for c in outcome.checks if not c.success and c.severity == "warning"]
 
-        receipts, quarantine, finished, batch_personal = [], [], [], set()
-        rows_named: dict[int, set[int]] = {}  # file_id -> lines with a row-level GX failure
-        for file_id, line in outcome.row_reasons:
-            rows_named.setdefault(file_id, set()).add(line)
-        for file_id, result in reads.items():
-            _, province, report_day, org, path, _ = meta[file_id]
-            rows, original = result.rows, result.original
-            keys = pseudonymise(rows["participant_code"], key)
-            file_reasons = outcome.file_reasons.get(file_id, [])
-            not_inert = text_reasons(original)
-            misaligned = privacy.misaligned_lines(result.errors)
-            in_columns, personal = privacy.personal_values(original, misaligned)
-            batch_personal |= personal
-            out_of_place = privacy.misplaced_reasons(original, misaligned, in_columns)
-            # every reason of a row; only the rows some check named (all of them when the file fails whole)
-            lines = rows["line_no"].to_numpy()
-            named = set(result.errors) | rows_named.get(file_id, set()) | set(not_inert) | set(out_of_place)
-            looked_at = np.ones(len(lines), dtype=bool) if file_reasons else np.isin(lines, list(named))
-            reasons = [
-                file_reasons + result.errors.get(line, []) + outcome.row_reasons.get((file_id, line), [])
-                + not_inert.get(line, []) + out_of_place.get(line, [])
-                for line in lines[looked_at].tolist()
-            ]
-            bad_at = np.zeros(len(lines), dtype=bool)
-            bad_at[np.flatnonzero(looked_at)[[bool(r) for r in reasons]]] = True
-            bad = pd.Series(bad_at, index=rows.index, dtype=bool)
-            reasons = [r for r in reasons if r]
-            n_good = len(rows) - int(bad_at.sum())
-            receipts.append(_Receipts(rows.loc[~bad, ["line_no", *RECEIPT_COLUMNS]] if n_good < len(rows) else rows,
-                                      keys[~bad], file_id, province, report_day, org, n_good,
-                                      _json_records(original.loc[~bad, result.extra_columns])
-                                      if result.extra_columns else None))
-            if bad.any():
-                bad_reasons = privacy.scrub_quarantined(original.loc[bad], reasons, personal)
-                orig = original.loc[bad].drop(columns=["full_name", "line_no"], errors="ignore").copy()
-                orig = orig.map(lambda v: privacy.scrub(v, personal)).astype(object)
-                if "participant_code" in orig:
-                    orig["participant_code"] = pseudonymise(original.loc[bad, "participant_code"], key)
-                    orig = orig.rename(columns={"participant_code": "participant_key"})
-                quarantine.append(pd.DataFrame({
-                    "file_id": file_id,
-                    "line_no": rows.loc[bad, "line_no"].to_numpy(),
-                    "reasons": ["{" + ",".join(json.dumps(r, ensure_ascii=False) for r in rs) + "}"
-                                for rs in bad_reasons],
-                    "original": _json_records(orig),
-                }))
-            n_bad = int(bad.sum())
-            status = "quarantined" if file_reasons else "loaded"
-            finished.append((file_id, status, len(rows), len(rows) - n_bad, n_bad, result.control_total,
-                             result.extra_columns, "; ".join(file_reasons) or None))
-            summary.rows_received += len(rows)
-            summary.rows_loaded += len(rows) - n_bad
-            summary.rows_quarantined += n_bad
-            if file_reasons:
-                summary.quarantined_files += 1
-                summary.failures.append(f"{path}: quarantined whole: {'; '.join(file_reasons)}")
-            else:
-                summary.loaded += 1
-                if n_bad:
-                    summary.failures.append(f"{path}: {n_bad} of {len(rows)} rows quarantined")
-        for file_id, reason in rejected.items():
-            path = meta[file_id][4]
-            quarantine.append(pd.DataFrame({"file_id": [file_id], "line_no": [0],
-                                            "reasons": ["{" + json.dumps(reason, ensure_ascii=False) + "}"],
-                                            "original": [json.dumps({"source_path": path}, ensure_ascii=False)]}))
-            finished.append((file_id, "rejected", None, 0, None, None, None, reason))
-            summary.rejected_files += 1
-            summary.failures.append(f"{path}: rejected: {reason}")
+    receipts, quarantine, finished, batch_personal = [], [], [], set()
+    rows_named: dict[int, set[int]] = {}  # file_id -> lines with a row-level GX failure
+    for file_id, line in outcome.row_reasons:
+        rows_named.setdefault(file_id, set()).add(line)
+    for file_id, result in reads.items():
+        _, province, report_day, org, path, _ = meta[file_id]
+        rows, original = result.rows, result.original
+        keys = pseudonymise(rows["participant_code"], key)
+        file_reasons = outcome.file_reasons.get(file_id, [])
+        not_inert = text_reasons(original)
+        misaligned = privacy.misaligned_lines(result.errors)
+        in_columns, personal = privacy.personal_values(original, misaligned)
+        batch_personal |= personal
+        out_of_place = privacy.misplaced_reasons(original, misaligned, in_columns)
+        # every reason of a row; only the rows some check named (all of them when the file fails whole)
+        lines = rows["line_no"].to_numpy()
+        named = set(result.errors) | rows_named.get(file_id, set()) | set(not_inert) | set(out_of_place)
+        looked_at = np.ones(len(lines), dtype=bool) if file_reasons else np.isin(lines, list(named))
+        reasons = [
+            file_reasons + result.errors.get(line, []) + outcome.row_reasons.get((file_id, line), [])
+            + not_inert.get(line, []) + out_of_place.get(line, [])
+            for line in lines[looked_at].tolist()
+        ]
+        bad_at = np.zeros(len(lines), dtype=bool)
+        bad_at[np.flatnonzero(looked_at)[[bool(r) for r in reasons]]] = True
+        bad = pd.Series(bad_at, index=rows.index, dtype=bool)
+        reasons = [r for r in reasons if r]
+        n_good = len(rows) - int(bad_at.sum())
+        receipts.append(_Receipts(rows.loc[~bad, ["line_no", *RECEIPT_COLUMNS]] if n_good < len(rows) else rows,
+                                  keys[~bad], file_id, province, report_day, org, n_good,
+                                  _json_records(original.loc[~bad, result.extra_columns])
+                                  if result.extra_columns else None))
+        if bad.any():
+            bad_reasons = privacy.scrub_quarantined(original.loc[bad], reasons, personal)
+            orig = original.loc[bad].drop(columns=["full_name", "line_no"], errors="ignore").copy()
+            orig = orig.map(lambda v: privacy.scrub(v, personal)).astype(object)
+            if "participant_code" in orig:
+                orig["participant_code"] = pseudonymise(original.loc[bad, "participant_code"], key)
+                orig = orig.rename(columns={"participant_code": "participant_key"})
+            quarantine.append(pd.DataFrame({
+                "file_id": file_id,
+                "line_no": rows.loc[bad, "line_no"].to_numpy(),
+                "reasons": ["{" + ",".join(json.dumps(r, ensure_ascii=False) for r in rs) + "}"
+                            for rs in bad_reasons],
+                "original": _json_records(orig),
+            }))
+        n_bad = int(bad.sum())
+        status = "quarantined" if file_reasons else "loaded"
+        finished.append((file_id, status, len(rows), len(rows) - n_bad, n_bad, result.control_total,
+                         result.extra_columns, "; ".join(file_reasons) or None))
+        summary.rows_received += len(rows)
+        summary.rows_loaded += len(rows) - n_bad
+        summary.rows_quarantined += n_bad
+        if file_reasons:
+            summary.quarantined_files += 1
+            summary.failures.append(f"{path}: quarantined whole: {'; '.join(file_reasons)}")
+        else:
+            summary.loaded += 1
+            if n_bad:
+                summary.failures.append(f"{path}: {n_bad} of {len(rows)} rows quarantined")
+    for file_id, reason in rejected.items():
+        path = meta[file_id][4]
+        quarantine.append(pd.DataFrame({"file_id": [file_id], "line_no": [0],
+                                        "reasons": ["{" + json.dumps(reason, ensure_ascii=False) + "}"],
+                                        "original": [json.dumps({"source_path": path}, ensure_ascii=False)]}))
+        finished.append((file_id, "rejected", None, 0, None, None, None, reason))
+        summary.rejected_files += 1
+        summary.failures.append(f"{path}: rejected: {reason}")
 
-        _finish_files(conn, finished)
-        if receipts:
-            copy_frame(conn, "raw.receipts", _receipts_frame(receipts))
-        if quarantine:
-            copy_frame(conn, "raw.quarantine", pd.concat(quarantine, ignore_index=True))
-        _supersede(conn, list(meta))
-        _record_checks(conn, summary.run_id, outcome.checks, meta, rejected, batch_personal)
-        conn.commit()
-    return summary
+    return Batch(summary, finished, receipts, quarantine, meta, outcome.checks, rejected, batch_personal)
+
+
+def write_batch(conn: psycopg.Connection, batch: Batch) -> None:
+    """Write what ``prepare_batch`` made (on its connection) and commit: the files' outcomes, their
+    receipts and quarantined rows, the versions they supersede, the checks."""
+    _finish_files(conn, batch.finished)
+    if batch.receipts:
+        copy_frame(conn, "raw.receipts", _receipts_frame(batch.receipts))
+    if batch.quarantine:
+        copy_frame(conn, "raw.quarantine", pd.concat(batch.quarantine, ignore_index=True))
+    _supersede(conn, list(batch.meta))
+    _record_checks(conn, batch.summary.run_id, batch.checks, batch.meta, batch.rejected, batch.personal)
+    conn.commit()
 
 
 @dataclass

@@ -176,6 +176,63 @@ def test_a_window_loads_in_chunks_of_days_under_the_budget(fresh_db, tmp_path, m
         assert conn.execute("select count(distinct run_id) from raw.dq_results").fetchone() == (chunks,)
 
 
+def test_the_next_chunk_is_read_while_a_chunk_is_written_and_still_finds_its_repeats(fresh_db, source,
+                                                                                     monkeypatch):
+    """Each day a chunk (one-byte budget). Day 2 repeats day 1's nine receipts: its reading starts while
+    day 1's write is held back, and its lookup waits for that write, so the nine are quarantined."""
+    import threading
+
+    from bhxh import reader
+    from bhxh.chunks import process_window
+
+    later = DAY.replace(day=16)
+    shutil.copy(source / "30" / DAY.isoformat() / "VNPOST.csv", source / "30" / later.isoformat() / "VNPOST.csv")
+    monkeypatch.setenv("BHXH_LOAD_CHUNK_BYTES", "1")
+    assert pipeline.collect(str(source), "30", later, lookback_days=1).fetched == 2
+    reading_day_2 = threading.Event()
+    read_report, write_batch = reader.read_report, pipeline.write_batch
+
+    def spy_read(data, filename):
+        if threading.current_thread() is threading.main_thread() and written:  # day 2's file
+            reading_day_2.set()
+        return read_report(data, filename)
+
+    written: list[bool] = []
+
+    def held_write(conn, batch):
+        held = not written
+        written.append(True)
+        if held:  # day 1's write waits until day 2 is being read
+            assert reading_day_2.wait(60), "day 2 was not read while day 1 was written"
+        return write_batch(conn, batch)
+
+    monkeypatch.setattr(reader, "read_report", spy_read)
+    monkeypatch.setattr(pipeline, "write_batch", held_write)
+    summary = process_window(DAY, later)
+    assert reading_day_2.is_set() and len(written) == 2
+    assert (summary.rows_received, summary.rows_loaded, summary.rows_quarantined) == (18, 9, 9)
+    reasons = _one(fresh_db, "select array_agg(distinct r) from raw.quarantine q join raw.report_files f "
+                             "using (file_id), unnest(q.reasons) r where f.report_date = %s", later)[0]
+    assert reasons == ["receipt_rows.expect_column_values_to_be_in_set(_receipt_loaded_before)"]
+
+
+def test_a_failed_chunk_write_stops_the_window_and_the_next_chunk_stays_landed(fresh_db, source, monkeypatch):
+    from bhxh.chunks import process_window
+
+    later = DAY.replace(day=16)
+    monkeypatch.setenv("BHXH_LOAD_CHUNK_BYTES", "1")
+    assert pipeline.collect(str(source), "30", later, lookback_days=1).fetched == 2
+
+    def failing_write(conn, batch):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pipeline, "write_batch", failing_write)
+    with pytest.raises(RuntimeError, match="disk full"):
+        process_window(DAY, later)
+    assert _one(fresh_db, "select count(*) filter (where status = 'landed'), count(*) from raw.report_files") == (2, 2)
+    assert _one(fresh_db, "select count(*) from raw.receipts") == (0,)
+
+
 def test_a_receipt_number_loaded_from_another_month_is_quarantined_as_a_repeat(fresh_db, source):
     """The lookup of loaded receipt numbers reads only the report days that can hold a receipt of the
     batch's collection years; a repeat in another month partition is still found."""
