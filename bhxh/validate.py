@@ -127,11 +127,18 @@ def warm_up() -> None:
     """Import GX and make its context, then move every object alive to the garbage collector's
     permanent generation (``gc.freeze``): GX's hundreds of thousands of long-lived objects are then
     not walked again by every full collection while batches are read and checked (0.2 s of CPU a
-    national day). Called by the loader before it reads a batch, when none of the batch is alive."""
+    national day). Once per process: a later call could freeze a batch still being written
+    (``bhxh.chunks`` reads the next chunk meanwhile), whose cyclic garbage would then never be
+    collected (a month's load grew to 2 GB so)."""
     import gc
 
     _batch_definition()
-    gc.freeze()
+    if not _frozen:
+        gc.freeze()
+        _frozen.append(True)
+
+
+_frozen: list[bool] = []
 
 
 @lru_cache(maxsize=1)

@@ -86,3 +86,15 @@ def test_gx_does_not_fingerprint_the_frames_and_finds_the_same_faults(monkeypatc
     assert _outcome(files)[1] == unhashed and hashed == []  # the loader's setting: no fingerprint
     monkeypatch.setattr(engine, "HASH_THRESHOLD", 1e9)  # GX's default
     assert _outcome(files)[1] == unhashed and hashed  # fingerprinted, and the same faults found
+
+
+def test_the_loader_freezes_the_gc_generations_once_per_process(monkeypatch):
+    """A second freeze could catch a chunk still being written (its cyclic garbage then never freed)."""
+    import gc
+
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(1))
+    monkeypatch.setattr(validate, "_frozen", [])
+    validate.warm_up()
+    validate.warm_up()
+    assert frozen == [1]
