@@ -60,17 +60,18 @@ def process_window(first: date, last: date, settings: Settings | None = None) ->
     # receipt lookup goes through the receipt_no index whatever the statistics, and the marts read
     # after the window; 0.5-0.8 s of server time saved per chunk)
     partitions.before_load(chunks[0][0], chunks[-1][1], settings)
-    # the key's fingerprint committed first (on a first load): a chunk's own check, in its
-    # transaction, then never waits for the previous chunk's commit; a wrong key stops here
+    # the key checked once, its fingerprint committed at once on a first load (in a chunk's
+    # transaction it would hold the next chunk back until that commit); a wrong key stops here
+    key = load_key(settings)
     with connect(settings, role="loader", autocommit=True) as conn:
-        check_key(conn, load_key(settings))
+        check_key(conn, key)
     summaries = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bhxh-write") as writer:
         writing: Future | None = None  # the previous chunk's write
         for start, end in chunks:
             conn = connect(settings, role="loader")
             try:
-                batch = pipeline.prepare_batch(conn, start, end, settings,
+                batch = pipeline.prepare_batch(conn, start, end, key, settings,
                                                before_lookup=writing.result if writing else None)
             except BaseException:
                 conn.close()  # rolled back: its files stay landed

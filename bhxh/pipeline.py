@@ -164,8 +164,10 @@ def _json_records(frame: pd.DataFrame) -> list[str]:
 def process_landed(start: date, end: date, settings: Settings | None = None) -> ProcessSummary:
     """Validate and load every ``landed`` file with a report date in [start, end], in one transaction."""
     settings = settings or get_settings()
+    key = load_key(settings)
     with connect(settings, role="loader") as conn:
-        batch = prepare_batch(conn, start, end, settings)
+        check_key(conn, key)
+        batch = prepare_batch(conn, start, end, key, settings)
         write_batch(conn, batch)
     return batch.summary
 
@@ -185,9 +187,10 @@ class Batch:
     personal: set
 
 
-def prepare_batch(conn: psycopg.Connection, start: date, end: date, settings: Settings | None = None,
+def prepare_batch(conn: psycopg.Connection, start: date, end: date, key: bytes, settings: Settings | None = None,
                   before_lookup=None) -> Batch:
-    """Lock, read, pseudonymise and validate every ``landed`` file with a report date in [start, end].
+    """Lock, read, pseudonymise (with ``key``, which the caller checked against the warehouse's,
+    ``check_key``) and validate every ``landed`` file with a report date in [start, end].
     ``before_lookup`` is called after the files are read and before the receipt numbers already
     loaded are looked up (``bhxh.chunks``: the previous chunk's write, committed by then)."""
     from bhxh.reader import ReportRejected, read_report
@@ -195,9 +198,7 @@ def prepare_batch(conn: psycopg.Connection, start: date, end: date, settings: Se
 
     settings = settings or get_settings()
     warm_up()
-    key = load_key(settings)
     summary = ProcessSummary(run_id=f"{start.isoformat()}..{end.isoformat()}:{uuid.uuid4().hex[:12]}")
-    check_key(conn, key)
     landed = conn.execute(
         """select file_id, province_code, report_date, org_code, source_path, sha256
            from raw.report_files
