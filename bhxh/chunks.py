@@ -53,7 +53,9 @@ def process_window(first: date, last: date, settings: Settings | None = None) ->
 
     A chunk's write (its COPY, mostly the server's work) runs in a thread while the next chunk's files
     are read; the next chunk waits for it to be committed before it looks up the receipt numbers
-    already loaded, so a repeat across the two chunks is found as before."""
+    already loaded, so a repeat across the two chunks is found as before. Another window loading at
+    the same time (the backfill runs two months at once) is kept apart by ``pipeline.write_batch``'s
+    lock of the collection years."""
     settings = settings or get_settings()
     chunks = day_chunks(landed_bytes(first, last, settings), settings.load_chunk_bytes) or [(first, last)]
     # the month partitions before the first chunk, the ANALYZE after the last one (not per chunk: the
@@ -65,21 +67,19 @@ def process_window(first: date, last: date, settings: Settings | None = None) ->
     key = load_key(settings)
     with connect(settings, role="loader", autocommit=True) as conn:
         check_key(conn, key)
-    summaries = []
+    written: list[Future] = []  # each chunk's write, its summary
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bhxh-write") as writer:
-        writing: Future | None = None  # the previous chunk's write
         for start, end in chunks:
             conn = connect(settings, role="loader")
             try:
                 batch = pipeline.prepare_batch(conn, start, end, key, settings,
-                                               before_lookup=writing.result if writing else None)
+                                               before_lookup=written[-1].result if written else None)
             except BaseException:
                 conn.close()  # rolled back: its files stay landed
                 raise
-            summaries.append(batch.summary)
-            writing = writer.submit(_write, conn, batch)
+            written.append(writer.submit(_write, conn, batch, key, settings))
             del batch  # freed once written
-        writing.result()
+        summaries = [future.result() for future in written]
     partitions.after_load(chunks[0][0], chunks[-1][1], settings)
     total = summaries[0]
     for summary in summaries[1:]:
@@ -91,6 +91,6 @@ def process_window(first: date, last: date, settings: Settings | None = None) ->
     return total
 
 
-def _write(conn, batch: pipeline.Batch) -> None:
+def _write(conn, batch: pipeline.Batch, key: bytes, settings: Settings) -> pipeline.ProcessSummary:
     with conn:  # closed after the commit (rolled back on an error)
-        pipeline.write_batch(conn, batch)
+        return pipeline.commit_batch(conn, batch, key, settings)

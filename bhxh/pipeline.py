@@ -167,9 +167,7 @@ def process_landed(start: date, end: date, settings: Settings | None = None) -> 
     key = load_key(settings)
     with connect(settings, role="loader") as conn:
         check_key(conn, key)
-        batch = prepare_batch(conn, start, end, key, settings)
-        write_batch(conn, batch)
-    return batch.summary
+        return commit_batch(conn, prepare_batch(conn, start, end, key, settings), key, settings)
 
 
 @dataclass
@@ -185,14 +183,24 @@ class Batch:
     checks: list
     rejected: dict[int, str]
     personal: set
+    window: tuple[date, date]
+    probe: _Probe | None  # the batch's receipt numbers, as looked up
+    looked_up: frozenset  # what the lookup found
+    locked: bool  # the lookup ran under the lock of the batch's collection years (held until commit)
+
+
+class ConcurrentLoad(Exception):
+    """Another load committed receipts the batch repeats after the batch looked them up."""
 
 
 def prepare_batch(conn: psycopg.Connection, start: date, end: date, key: bytes, settings: Settings | None = None,
-                  before_lookup=None) -> Batch:
+                  before_lookup=None, lock_first: bool = False) -> Batch:
     """Lock, read, pseudonymise (with ``key``, which the caller checked against the warehouse's,
     ``check_key``) and validate every ``landed`` file with a report date in [start, end].
     ``before_lookup`` is called after the files are read and before the receipt numbers already
-    loaded are looked up (``bhxh.chunks``: the previous chunk's write, committed by then)."""
+    loaded are looked up (``bhxh.chunks``: the previous chunk's write, committed by then).
+    ``lock_first``: look them up under the lock of the batch's collection years (``commit_batch``'s
+    second attempt), not only check them again under it when writing."""
     from bhxh.reader import ReportRejected, read_report
     from bhxh.validate import CheckResult, FileInput, validate, warm_up
 
@@ -224,7 +232,11 @@ def prepare_batch(conn: psycopg.Connection, start: date, end: date, key: bytes, 
                                 latest[(province, report_day, org)] == file_id))
     if before_lookup is not None:
         before_lookup()
-    outcome = validate(inputs, _loaded_receipts(conn, inputs), run_id=summary.run_id)
+    probe = _receipt_probe(inputs)
+    if lock_first:
+        _lock_years(conn, probe)
+    looked_up = _loaded_receipts(conn, probe)
+    outcome = validate(inputs, looked_up, run_id=summary.run_id)
     summary.data_docs_url = outcome.data_docs_url
     outcome.checks += [
         CheckResult(file_id, "read_report.cells", not result.errors, len(result.errors),
@@ -303,12 +315,42 @@ def prepare_batch(conn: psycopg.Connection, start: date, end: date, key: bytes, 
         summary.rejected_files += 1
         summary.failures.append(f"{path}: rejected: {reason}")
 
-    return Batch(summary, finished, receipts, quarantine, meta, outcome.checks, rejected, batch_personal)
+    return Batch(summary, finished, receipts, quarantine, meta, outcome.checks, rejected, batch_personal,
+                 (start, end), probe, looked_up, lock_first)
+
+
+def commit_batch(conn: psycopg.Connection, batch: Batch, key: bytes, settings: Settings | None = None
+                 ) -> ProcessSummary:
+    """``write_batch``; when another load committed receipts this batch repeats after the batch looked
+    them up (two backfill months at once: a receipt of January reported again in February), the
+    batch is rolled back and prepared again with its lookup under the lock, then written. The
+    summary of what was written."""
+    try:
+        write_batch(conn, batch)
+        return batch.summary
+    except ConcurrentLoad as exc:
+        conn.rollback()
+        log.warning("%s: prepared again under the lock", exc)
+        start, end = batch.window
+        batch.receipts.clear()  # the first attempt's frames freed before the second is read
+        batch.quarantine.clear()
+        batch = prepare_batch(conn, start, end, key, settings, lock_first=True)
+        write_batch(conn, batch)
+        return batch.summary
 
 
 def write_batch(conn: psycopg.Connection, batch: Batch) -> None:
     """Write what ``prepare_batch`` made (on its connection) and commit: the files' outcomes, their
-    receipts and quarantined rows, the versions they supersede, the checks."""
+    receipts and quarantined rows, the versions they supersede, the checks.
+
+    Loads of the same collection years write one at a time: the lock of those years is taken first
+    (held until the commit), and under it the receipt numbers are looked up again; when another load
+    committed some of them since, ``ConcurrentLoad`` is raised before anything is written."""
+    if not batch.locked:
+        _lock_years(conn, batch.probe)
+        if _loaded_receipts(conn, batch.probe) != batch.looked_up:
+            raise ConcurrentLoad(f"report days {batch.window[0]}..{batch.window[1]}: receipts repeated from "
+                                 "a load committed after this batch looked them up")
     _finish_files(conn, batch.finished)
     if batch.receipts:
         copy_frame(conn, "raw.receipts", _receipts_frame(batch.receipts))
@@ -353,8 +395,19 @@ def _receipts_frame(parts: list[_Receipts]) -> pd.DataFrame:
     return frame
 
 
-def _loaded_receipts(conn, inputs) -> frozenset:
-    """(org_code, year, receipt_no) already loaded from other reports than those in the batch.
+@dataclass(frozen=True)
+class _Probe:
+    """What the receipt-number lookup looks for: the batch's numbers, the report days that can hold a
+    receipt of its collection years, and its own reports (not repeats of themselves)."""
+    numbers: list
+    years: list[int]
+    first: date
+    last: date
+    reports: frozenset
+
+
+def _receipt_probe(inputs) -> _Probe | None:
+    """The lookup of a batch's files (None: no receipt with a number and a collection year).
 
     Only the report days that can hold a receipt of the batch's collection years are probed (a
     loaded receipt was reported 0 to ``max_days_before_report`` days after its collection, the
@@ -362,19 +415,32 @@ def _loaded_receipts(conn, inputs) -> frozenset:
     from bhxh.validate import max_days_before_report
 
     if not inputs:
-        return frozenset()
+        return None
     receipt_no = np.concatenate([f.rows["receipt_no"].to_numpy(dtype=object) for f in inputs])
     collected = np.concatenate([f.rows["collected_on"].to_numpy(dtype=object) for f in inputs])
     keyed = pd.notna(receipt_no) & pd.notna(collected)
     numbers = set(receipt_no[keyed].tolist())
     # the years of the distinct collection days
-    years = set(pd.to_datetime(pd.Series(pd.unique(collected[keyed]), dtype=object), errors="coerce")
-                .dt.year.dropna().astype(int).tolist())
+    years = sorted(set(pd.to_datetime(pd.Series(pd.unique(collected[keyed]), dtype=object), errors="coerce")
+                       .dt.year.dropna().astype(int).tolist()))
     if not numbers or not years:  # a key needs a collection year (as validate derives it)
+        return None
+    return _Probe(sorted(numbers), years, date(years[0], 1, 1),
+                  date(years[-1], 12, 31) + timedelta(days=max_days_before_report()),
+                  frozenset((f.province_code, f.report_date, f.org_code) for f in inputs))
+
+
+def _lock_years(conn, probe: _Probe | None) -> None:
+    """The transaction's advisory locks of the probe's collection years, in order (a receipt repeats
+    only within its collection year: its key is (org_code, year, receipt_no)), held until commit."""
+    for year in probe.years if probe else ():
+        conn.execute("select pg_advisory_xact_lock(hashtext('bhxh.receipts'), %s)", (year,))
+
+
+def _loaded_receipts(conn, probe: _Probe | None) -> frozenset:
+    """(org_code, year, receipt_no) already loaded from other reports than those in the batch."""
+    if probe is None:
         return frozenset()
-    first = date(min(years), 1, 1)
-    last = date(max(years), 12, 31) + timedelta(days=max_days_before_report())
-    reports = {(f.province_code, f.report_date, f.org_code) for f in inputs}
     # a generic plan: a custom one estimates `= any(array)` element by element in every partition
     # probed, holding that memory until planned (a chunk's 330 k numbers over a year's 13 month
     # partitions: 1.8 GB in one backend, and 17 s per 100 k numbers against 2 s generic).
@@ -390,10 +456,10 @@ def _loaded_receipts(conn, inputs) -> frozenset:
                from raw.receipts where report_date between %s and %s and receipt_no = any(%b))
            select found.org_code, found.year, found.receipt_no, found.file_province_code, found.report_date
            from found join raw.report_files f using (file_id) where f.status = 'loaded'""",
-        (first, last, sorted(numbers))).fetchall()
+        (probe.first, probe.last, probe.numbers)).fetchall()
     conn.execute("reset plan_cache_mode")
     return frozenset((org, str(year), no) for org, year, no, province, day, in found
-                     if (province, day, org) not in reports)
+                     if (province, day, org) not in probe.reports)
 
 
 def _finish_files(conn, finished: list[tuple]) -> None:

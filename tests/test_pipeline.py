@@ -216,6 +216,62 @@ def test_the_next_chunk_is_read_while_a_chunk_is_written_and_still_finds_its_rep
     assert reasons == ["receipt_rows.expect_column_values_to_be_in_set(_receipt_loaded_before)"]
 
 
+def test_two_windows_loading_at_once_load_a_repeated_receipt_once(fresh_db, source, monkeypatch):
+    """Two backfill runs at once: day 2 (another report) repeats day 1's nine receipts. Each window
+    looks them up before the other has written anything; whichever writes second finds the other's
+    nine under the collection year's lock, is prepared again and quarantines its nine as repeats.
+    Without the lock both would load them (18 receipts)."""
+    import threading
+
+    from bhxh.chunks import process_window
+
+    later = DAY.replace(day=16)
+    shutil.copy(source / "30" / DAY.isoformat() / "VNPOST.csv", source / "30" / later.isoformat() / "VNPOST.csv")
+    assert pipeline.collect(str(source), "30", later, lookback_days=1).fetched == 2
+    first_ready, second_looked_up = threading.Event(), threading.Event()
+    write_batch, loaded_receipts = pipeline.write_batch, pipeline._loaded_receipts
+    lookups: list[str] = []
+
+    def spy_lookup(conn, probe):
+        found = loaded_receipts(conn, probe)
+        lookups.append(threading.current_thread().name)
+        if threading.current_thread() is threading.main_thread():
+            second_looked_up.set()
+        return found
+
+    def held_write(conn, batch):
+        if batch.window == (DAY, DAY) and not first_ready.is_set():  # day 1's first write waits
+            first_ready.set()
+            assert second_looked_up.wait(60), "day 2 did not look its receipts up"
+        return write_batch(conn, batch)
+
+    monkeypatch.setattr(pipeline, "_loaded_receipts", spy_lookup)
+    monkeypatch.setattr(pipeline, "write_batch", held_write)
+    errors: list[BaseException] = []
+
+    def first_window():
+        try:
+            process_window(DAY, DAY)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the test's thread
+            errors.append(exc)
+            first_ready.set()
+
+    thread = threading.Thread(target=first_window, name="first-window")
+    thread.start()
+    assert first_ready.wait(120)
+    process_window(later, later)
+    thread.join(120)
+    assert not errors and not thread.is_alive()
+    assert _one(fresh_db, "select count(*), count(distinct receipt_no) from raw.receipts") == (9, 9)
+    assert _one(fresh_db, "select count(*) from raw.quarantine") == (9,)
+    reasons = _one(fresh_db, "select array_agg(distinct r) from raw.quarantine q, unnest(q.reasons) r")[0]
+    assert reasons == ["receipt_rows.expect_column_values_to_be_in_set(_receipt_loaded_before)"]
+    assert _one(fresh_db, "select array_agg(status order by report_date) from raw.report_files") == (
+        ["loaded", "loaded"],)
+    # each window looked up once preparing, once under the lock; the second writer again, locked
+    assert len(lookups) == 5
+
+
 def test_a_failed_chunk_write_stops_the_window_and_the_next_chunk_stays_landed(fresh_db, source, monkeypatch):
     from bhxh.chunks import process_window
 
