@@ -187,6 +187,7 @@ class Batch:
     probe: _Probe | None  # the batch's receipt numbers, as looked up
     looked_up: frozenset  # what the lookup found
     locked: bool  # the lookup ran under the lock of the batch's collection years (held until commit)
+    settings: Settings
 
 
 class ConcurrentLoad(Exception):
@@ -316,7 +317,7 @@ def prepare_batch(conn: psycopg.Connection, start: date, end: date, key: bytes, 
         summary.failures.append(f"{path}: rejected: {reason}")
 
     return Batch(summary, finished, receipts, quarantine, meta, outcome.checks, rejected, batch_personal,
-                 (start, end), probe, looked_up, lock_first)
+                 (start, end), probe, looked_up, lock_first, settings)
 
 
 def commit_batch(conn: psycopg.Connection, batch: Batch, key: bytes, settings: Settings | None = None
@@ -343,14 +344,11 @@ def write_batch(conn: psycopg.Connection, batch: Batch) -> None:
     """Write what ``prepare_batch`` made (on its connection) and commit: the files' outcomes, their
     receipts and quarantined rows, the versions they supersede, the checks.
 
-    Loads of the same collection years write one at a time: the lock of those years is taken first
-    (held until the commit), and under it the receipt numbers are looked up again; when another load
-    committed some of them since, ``ConcurrentLoad`` is raised before anything is written."""
-    if not batch.locked:
-        _lock_years(conn, batch.probe)
-        if _loaded_receipts(conn, batch.probe) != batch.looked_up:
-            raise ConcurrentLoad(f"report days {batch.window[0]}..{batch.window[1]}: receipts repeated from "
-                                 "a load committed after this batch looked them up")
+    Loads of the same collection years commit one at a time: before its commit a load takes the lock
+    of its years (held until the commit) and, under it, looks the receipt numbers up again on a
+    connection of its own (which sees only what other loads committed); when another load committed
+    some of them since, ``ConcurrentLoad`` is raised and nothing is committed. Only that check and the
+    commit wait for the lock: the COPYs of two loads run side by side."""
     _finish_files(conn, batch.finished)
     if batch.receipts:
         copy_frame(conn, "raw.receipts", _receipts_frame(batch.receipts))
@@ -358,6 +356,12 @@ def write_batch(conn: psycopg.Connection, batch: Batch) -> None:
         copy_frame(conn, "raw.quarantine", pd.concat(batch.quarantine, ignore_index=True))
     _supersede(conn, list(batch.meta))
     _record_checks(conn, batch.summary.run_id, batch.checks, batch.meta, batch.rejected, batch.personal)
+    if not batch.locked and batch.probe is not None:
+        _lock_years(conn, batch.probe)
+        with connect(batch.settings, role="loader") as others:
+            if _loaded_receipts(others, batch.probe) != batch.looked_up:
+                raise ConcurrentLoad(f"report days {batch.window[0]}..{batch.window[1]}: receipts repeated from "
+                                     "a load committed after this batch looked them up")
     conn.commit()
 
 
