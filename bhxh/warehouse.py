@@ -24,16 +24,6 @@ from bhxh.settings import Settings, get_settings
 DEFAULT_PORT = 54329
 SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
-# Settings for a warehouse's bulk work (a backfill's COPYs, dbt's table builds), on every server the
-# project starts (the embedded one here; docker-compose.yml's warehouse-db, tests/test_compose.py):
-# fewer checkpoints, so fewer full-page images in the WAL of a month's COPY.
-BULK_SETTINGS = {"max_wal_size": "8GB", "checkpoint_timeout": "15min"}
-# The embedded server has no replica and no WAL archive, so its tables built in one transaction (dbt
-# creates each table or first build of an incremental model as a new relation, then renames it)
-# write no WAL: a 9.5 GB copy of int_receipts__versions and one index took 44 s, against 75 s and
-# 11 GB of WAL at wal_level replica (benchmarks/RESULTS.md). A server with replicas keeps replica.
-EMBEDDED_SETTINGS = {**BULK_SETTINGS, "wal_level": "minimal", "max_wal_senders": "0"}
-
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be reached or started; the message says why in one line."""
@@ -169,8 +159,7 @@ def start(settings: Settings | None = None) -> str:
             raise WarehouseError(
                 f"port {port} on 127.0.0.1 is taken by another process: set BHXH_PG_PORT to a free port"
             )
-        options = " ".join([f"-h 127.0.0.1 -p {port} -k {pgdata}",
-                            *(f"-c {name}={value}" for name, value in EMBEDDED_SETTINGS.items())])
+        options = f"-h 127.0.0.1 -p {port} -k {pgdata}"
         _check(
             [_bin("pg_ctl"), "start", "-w", "-t", "60", "-D", str(pgdata), "-l", str(pgdata / "server.log"),
              "-o", options],

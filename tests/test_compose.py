@@ -173,15 +173,6 @@ def test_warehouse_urls_point_at_the_warehouse_database():
         assert meta.password == env_of("airflow-db")["POSTGRES_PASSWORD"]
 
 
-def test_the_warehouse_server_runs_with_the_bulk_settings():
-    from bhxh.warehouse import BULK_SETTINGS
-
-    command = COMPOSE["services"]["warehouse-db"]["command"]
-    assert command[0] == "postgres"
-    flags = dict(value.split("=", 1) for flag, value in zip(command[1::2], command[2::2]) if flag == "-c")
-    assert flags == BULK_SETTINGS
-
-
 def test_init_sets_up_the_warehouse_as_its_owner_and_creates_the_logins():
     from bhxh.access import GROUPS, _check_role_name
 

@@ -180,15 +180,3 @@ def test_a_load_adds_its_month_and_analyzes_it(fresh_db, tmp_path):
         ("receipts", 9.0), ("receipts_2024_05", 9.0)]
     assert _rows(fresh_db, "select count(*) > 0 from pg_stats where schemaname = 'raw' and tablename = 'receipts' "
                            "and inherited") == [(True,)]
-
-
-def test_the_embedded_server_runs_with_its_bulk_settings(warehouse_url):
-    """WAL-less table builds and few checkpoints (bhxh.warehouse.EMBEDDED_SETTINGS), on every start."""
-    from bhxh.warehouse import EMBEDDED_SETTINGS
-
-    if not get_settings().embedded:
-        pytest.skip("BHXH_WAREHOUSE_URL: the server's settings are its owner's")
-    found = dict(_rows(warehouse_url, "select name, current_setting(name) from pg_settings where name = any(%s)",
-                       list(EMBEDDED_SETTINGS)))
-    assert found == {"max_wal_size": "8GB", "checkpoint_timeout": "15min", "wal_level": "minimal",
-                     "max_wal_senders": "0"}, "a server started before this setting: bhxh warehouse stop, then start"
