@@ -201,7 +201,7 @@ def prepare_batch(conn: psycopg.Connection, start: date, end: date, key: bytes, 
     ``before_lookup`` is called after the files are read and before the receipt numbers already
     loaded are looked up (``bhxh.chunks``: the previous chunk's write, committed by then).
     ``lock_first``: look them up under the lock of the batch's collection years (``commit_batch``'s
-    second attempt), not only check them again under it when writing."""
+    second attempt), not only check them again under it before committing."""
     from bhxh.reader import ReportRejected, read_report
     from bhxh.validate import CheckResult, FileInput, validate, warm_up
 
