@@ -187,7 +187,6 @@ class Batch:
     probe: _Probe | None  # the batch's receipt numbers, as looked up
     looked_up: frozenset  # what the lookup found
     locked: bool  # the lookup ran under the lock of the batch's collection years (held until commit)
-    settings: Settings
 
 
 class ConcurrentLoad(Exception):
@@ -317,7 +316,7 @@ def prepare_batch(conn: psycopg.Connection, start: date, end: date, key: bytes, 
         summary.failures.append(f"{path}: rejected: {reason}")
 
     return Batch(summary, finished, receipts, quarantine, meta, outcome.checks, rejected, batch_personal,
-                 (start, end), probe, looked_up, lock_first, settings)
+                 (start, end), probe, looked_up, lock_first)
 
 
 def commit_batch(conn: psycopg.Connection, batch: Batch, key: bytes, settings: Settings | None = None
@@ -345,10 +344,12 @@ def write_batch(conn: psycopg.Connection, batch: Batch) -> None:
     receipts and quarantined rows, the versions they supersede, the checks.
 
     Loads of the same collection years commit one at a time: before its commit a load takes the lock
-    of its years (held until the commit) and, under it, looks the receipt numbers up again on a
-    connection of its own (which sees only what other loads committed); when another load committed
-    some of them since, ``ConcurrentLoad`` is raised and nothing is committed. Only that check and the
-    commit wait for the lock: the COPYs of two loads run side by side."""
+    of its years (held until the commit) and, under it, looks the receipt numbers up again, in its own
+    transaction with its own files left out; when another load committed some of them since,
+    ``ConcurrentLoad`` is raised and nothing is committed. Only that check and the commit wait for the
+    lock: the COPYs of two loads run side by side. (On a second connection the check deadlocked: a
+    month's partition being created queued behind this transaction, and the check behind it, unseen
+    by PostgreSQL's deadlock detector since this transaction waited on its client.)"""
     _finish_files(conn, batch.finished)
     if batch.receipts:
         copy_frame(conn, "raw.receipts", _receipts_frame(batch.receipts))
@@ -358,10 +359,9 @@ def write_batch(conn: psycopg.Connection, batch: Batch) -> None:
     _record_checks(conn, batch.summary.run_id, batch.checks, batch.meta, batch.rejected, batch.personal)
     if not batch.locked and batch.probe is not None:
         _lock_years(conn, batch.probe)
-        with connect(batch.settings, role="loader") as others:
-            if _loaded_receipts(others, batch.probe) != batch.looked_up:
-                raise ConcurrentLoad(f"report days {batch.window[0]}..{batch.window[1]}: receipts repeated from "
-                                     "a load committed after this batch looked them up")
+        if _loaded_receipts(conn, batch.probe) != batch.looked_up:
+            raise ConcurrentLoad(f"report days {batch.window[0]}..{batch.window[1]}: receipts repeated from "
+                                 "a load committed after this batch looked them up")
     conn.commit()
 
 
@@ -408,6 +408,7 @@ class _Probe:
     first: date
     last: date
     reports: frozenset
+    files: list[int]  # the batch's files: their own rows (once written) are not looked at
 
 
 def _receipt_probe(inputs) -> _Probe | None:
@@ -431,7 +432,8 @@ def _receipt_probe(inputs) -> _Probe | None:
         return None
     return _Probe(sorted(numbers), years, date(years[0], 1, 1),
                   date(years[-1], 12, 31) + timedelta(days=max_days_before_report()),
-                  frozenset((f.province_code, f.report_date, f.org_code) for f in inputs))
+                  frozenset((f.province_code, f.report_date, f.org_code) for f in inputs),
+                  sorted(f.file_id for f in inputs))
 
 
 def _lock_years(conn, probe: _Probe | None) -> None:
@@ -457,10 +459,11 @@ def _loaded_receipts(conn, probe: _Probe | None) -> frozenset:
         """with found as materialized (
                select file_id, org_code, extract(year from collected_on)::int as year, receipt_no,
                       file_province_code, report_date
-               from raw.receipts where report_date between %s and %s and receipt_no = any(%b))
+               from raw.receipts where report_date between %s and %s and receipt_no = any(%b)
+                                          and file_id <> all(%s))
            select found.org_code, found.year, found.receipt_no, found.file_province_code, found.report_date
            from found join raw.report_files f using (file_id) where f.status = 'loaded'""",
-        (probe.first, probe.last, probe.numbers)).fetchall()
+        (probe.first, probe.last, probe.numbers, probe.files)).fetchall()
     conn.execute("reset plan_cache_mode")
     return frozenset((org, str(year), no) for org, year, no, province, day, in found
                      if (province, day, org) not in probe.reports)

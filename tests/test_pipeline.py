@@ -272,6 +272,46 @@ def test_two_windows_loading_at_once_load_a_repeated_receipt_once(fresh_db, sour
     assert len(lookups) == 5
 
 
+def test_a_month_partition_created_while_a_load_commits_waits_for_it_and_blocks_nothing(fresh_db, source,
+                                                                                       monkeypatch):
+    """Another run creates its month's partition (raw.add_receipt_months: a lock on raw.receipts that
+    waits for this load's COPY) while this load checks its receipt numbers under the collection year's
+    lock: the check goes through, the load commits, then the partition is created. (A check on a
+    second connection queued behind the partition and waited until its lock_timeout.)"""
+    import threading
+
+    created: list = []
+
+    def create_partition():
+        with psycopg.connect(fresh_db) as conn:
+            conn.execute("set lock_timeout = '20s'")
+            try:
+                created.append(conn.execute("select raw.add_receipt_months(%s, %s)",
+                                            (date(2024, 8, 1), date(2024, 8, 31))).fetchone()[0])
+            except psycopg.errors.LockNotAvailable as exc:
+                created.append(exc)
+
+    lock_years = pipeline._lock_years
+    other = threading.Thread(target=create_partition)
+
+    def lock_while_a_partition_waits(conn, probe):
+        lock_years(conn, probe)
+        other.start()
+        for _ in range(200):  # until the partition's creation waits on this load
+            if _one(fresh_db, "select count(*) from pg_locks where not granted and locktype = 'relation'")[0]:
+                break
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail("the partition's creation did not wait for the load")
+
+    monkeypatch.setattr(pipeline, "_lock_years", lock_while_a_partition_waits)
+    summary = _run(source)
+    other.join(60)
+    assert summary.rows_loaded == 9
+    assert created == [1]  # created once the load committed, not timed out
+    assert _one(fresh_db, "select to_regclass('raw.receipts_2024_08') is not null") == (True,)
+
+
 def test_a_failed_chunk_write_stops_the_window_and_the_next_chunk_stays_landed(fresh_db, source, monkeypatch):
     from bhxh.chunks import process_window
 
