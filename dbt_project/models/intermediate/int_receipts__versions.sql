@@ -32,6 +32,10 @@
 -- so a new day costs its own receipts. The stamps are how the models downstream
 -- (int_coverage_periods, int_new_participants__monthly) find what changed since their last build.
 -- Each receipt gets the province its file's code meant on the file's report date.
+-- Only the columns the models downstream read are kept (the table holds every receipt ever counted,
+-- 9.5 GB for a national year with them all): a receipt's other columns (receipt_no, collection
+-- point, commune, birth year, gender, income, subsidy group, extra columns) stay in raw.receipts
+-- (stg_collections__receipts).
 -- Indexes: file_id (fct_daily_collections reads a file set's receipts), counted_from/counted_until
 -- (what changed since a model's last build), report_date (its max), collected_on (a campaign's
 -- months), and (participant_key, scheme) for int_coverage_periods' changed participants (a btree:
@@ -93,10 +97,22 @@ provinces as (
 )
 
 select
-    receipts.*,
+    receipts.file_id,
+    receipts.line_no,
+    receipts.file_province_code,
+    receipts.report_date,
+    receipts.org_code,
+    receipts.collected_on,
+    receipts.district_code,
+    receipts.participant_key,
+    receipts.scheme,
+    receipts.transaction_type,
+    receipts.period_start,
+    receipts.months_paid,
+    receipts.state_subsidy_vnd,
+    receipts.amount_vnd,
     new_files.file_version,
     provinces.province_key as origin_province_key,
-    provinces.province_name as origin_province_name,
     now() as counted_from,
     null::timestamptz as counted_until
 
