@@ -38,7 +38,9 @@
 -- steps keep that (participant_key, scheme) order, so their sorts are per participant and small
 -- (the plan's incremental sorts). Keys sort in the "C" collation (byte order, compared fastest).
 --   * A participant whose single receipt is a payment (most of them) has its pieces as periods.
---   * Otherwise the pieces' start/end months cut the participant's timeline into elementary
+--   * A participant with several receipts, all payments, all in one province (most of the others)
+--     has the union of its pieces as periods: sorted by start, merged while they overlap or abut.
+--   * Otherwise (a refund, or payments in more than one province) the pieces' start/end months cut the participant's timeline into elementary
 --     segments; a segment is covered when a payment covers it and no refund does, in the latest
 --     payment's province; consecutive covered segments in the same province are merged into
 --     islands (gaps and islands).
@@ -113,7 +115,9 @@ events as (
         end_month,
         dense_rank() over payment_order as event_seq,
         min(file_id) over participant = max(file_id) over participant
-            and min(line_no) over participant = max(line_no) over participant as single_receipt
+            and min(line_no) over participant = max(line_no) over participant as single_receipt,
+        bool_and(is_payment) over participant
+            and min(province_key) over participant = max(province_key) over participant as payments_in_one_province
 
     from pieces
     window
@@ -131,12 +135,68 @@ single_payments as (
 
 ),
 
+reaches as (
+
+    -- several receipts, all payments, in one province (most participants with several): their
+    -- periods are the union of their pieces. In start order, a piece starts an island when it begins
+    -- after every earlier piece has ended (reached: the latest end before it).
+    select
+        participant_key,
+        scheme,
+        province_key,
+        province_code,
+        start_month,
+        end_month,
+        max(end_month) over (
+            partition by participant_key, scheme
+            order by start_month, end_month
+            rows between unbounded preceding and 1 preceding
+        ) as reached
+    from events
+    where not single_receipt and payments_in_one_province
+
+),
+
+payment_islands as (
+
+    select
+        *,
+        sum(case when reached is null or start_month > reached then 1 else 0 end) over (
+            partition by participant_key, scheme
+            order by start_month, end_month
+            rows between unbounded preceding and current row
+        ) as island_no
+    from reaches
+
+),
+
+merged_payments as (
+
+    select
+        participant_key,
+        scheme,
+        province_key,
+        province_code,
+        min(start_month) as period_start,
+        max(end_month) as period_end
+    from payment_islands
+    group by participant_key, scheme, province_key, province_code, island_no
+
+),
+
+complex_events as (
+
+    -- the rest: a refund, or payments in more than one province
+    select * from events
+    where not single_receipt and not payments_in_one_province
+
+),
+
 boundaries as (
 
-    select events.participant_key, events.scheme, ends.boundary
-    from events
-    cross join lateral (values (events.start_month), (events.end_month)) as ends (boundary)
-    where not events.single_receipt
+    select complex_events.participant_key, complex_events.scheme, ends.boundary
+    from complex_events
+    cross join lateral (values (complex_events.start_month), (complex_events.end_month)) as ends (boundary)
 
 ),
 
@@ -167,13 +227,12 @@ decided_segments as (
             filter (where events.is_payment))[1] as province_code
 
     from segments
-    inner join events
+    inner join complex_events as events
         on events.participant_key = segments.participant_key
        and events.scheme = segments.scheme
        and events.start_month <= segments.segment_start
        and events.end_month >= segments.segment_end
     where segments.segment_end > segments.segment_start
-      and not events.single_receipt
     group by segments.participant_key, segments.scheme, segments.segment_start, segments.segment_end
 
 ),
@@ -226,6 +285,8 @@ islands as (
 periods as (
 
     select * from single_payments
+    union all
+    select * from merged_payments
     union all
     select * from islands
 
