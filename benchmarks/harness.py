@@ -88,8 +88,9 @@ def machine_load() -> str:
 
 
 class PeakMemory:
-    """Samples the resident memory of every process under ``root_pid`` and of the PostgreSQL server
-    (its postmaster and backends) every ``interval`` seconds; keeps each process's peak."""
+    """Samples the resident memory of every process under ``root_pid`` (not the root itself: the
+    bench's own process, which may have generated a source, is not the product) and of the PostgreSQL
+    server (its postmaster and backends) every ``interval`` seconds; keeps each process's peak."""
 
     def __init__(self, root_pid: int | None = None, interval: float = 0.25) -> None:
         self.root_pid = root_pid or os.getpid()
@@ -113,15 +114,15 @@ class PeakMemory:
     def _sample(self) -> None:
         import psutil
 
-        roots = [psutil.Process(self.root_pid)]
+        roots = [(psutil.Process(self.root_pid), False)]
         postmaster = self._postmaster()
         if postmaster:
-            roots.append(postmaster)
+            roots.append((postmaster, True))
         total = 0
         seen = set()
-        for root in roots:
+        for root, counted in roots:
             try:
-                procs = [root] + root.children(recursive=True)
+                procs = [root] * counted + root.children(recursive=True)
             except psutil.Error:
                 continue
             for proc in procs:
