@@ -114,15 +114,15 @@ class PeakMemory:
     def _sample(self) -> None:
         import psutil
 
-        roots = [(psutil.Process(self.root_pid), False)]
+        roots = [(psutil.Process(self.root_pid), False)]  # (root, whether the root itself counts)
         postmaster = self._postmaster()
         if postmaster:
             roots.append((postmaster, True))
         total = 0
         seen = set()
-        for root, counted in roots:
+        for root, root_counts in roots:
             try:
-                procs = [root] * counted + root.children(recursive=True)
+                procs = ([root] if root_counts else []) + root.children(recursive=True)
             except psutil.Error:
                 continue
             for proc in procs:

@@ -40,10 +40,10 @@
 --   * A participant whose single receipt is a payment (most of them) has its pieces as periods.
 --   * A participant with several receipts, all payments, all in one province (most of the others)
 --     has the union of its pieces as periods: sorted by start, merged while they overlap or abut.
---   * Otherwise (a refund, or payments in more than one province) the pieces' start/end months cut the participant's timeline into elementary
---     segments; a segment is covered when a payment covers it and no refund does, in the latest
---     payment's province; consecutive covered segments in the same province are merged into
---     islands (gaps and islands).
+--   * Otherwise (a refund, or payments in more than one province) the pieces' start/end months cut
+--     the participant's timeline into elementary segments; a segment is covered when a payment
+--     covers it and no refund does, in the latest payment's province; consecutive covered segments
+--     in the same province are merged into islands (gaps and islands).
 -- Cost grows with receipts, not with months covered.
 --
 -- Incremental: a run recomputes only the participants (participant_key, scheme) with a receipt that
