@@ -27,6 +27,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -74,7 +75,11 @@ def forget_runs(stack, dag_id: str) -> None:
     the asset events it left queued: from those the scheduler creates a run (its queued_at before this
     bench's start) that builds the marts after this bench's loads (an interrupted year bench's did)."""
     token = stack.token()
-    _delete(stack, f"dags/{dag_id}/assets/queuedEvents", token, missing_ok=True)  # 404: none queued
+    try:
+        stack.api(f"dags/{dag_id}/assets/queuedEvents", "DELETE", token=token)
+    except urllib.error.HTTPError as error:
+        if error.code != 404:  # 404: none queued
+            raise
     for backfill in stack.api(f"backfills?dag_id={dag_id}", token=token)["backfills"]:
         if not backfill["completed_at"]:
             stack.api(f"backfills/{backfill['id']}/cancel", "PUT", token=token)
@@ -82,21 +87,7 @@ def forget_runs(stack, dag_id: str) -> None:
         if run["state"] not in ("success", "failed"):
             stack.api(f"dags/{dag_id}/dagRuns/{run['dag_run_id']}", "PATCH", {"state": "failed"}, token=token)
         if run["run_type"] != "scheduled":
-            _delete(stack, f"dags/{dag_id}/dagRuns/{run['dag_run_id']}", token)
-
-
-def _delete(stack, path: str, token: str, missing_ok: bool = False) -> None:
-    """DELETE on Airflow's API (``stack.api`` reads a JSON body, which a 204 has not)."""
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(f"{stack.url}/api/v2/{path}", method="DELETE",
-                                     headers={"Authorization": f"Bearer {token}"})
-    try:
-        urllib.request.urlopen(request, timeout=60).close()
-    except urllib.error.HTTPError as error:
-        if not (missing_ok and error.code == 404):
-            raise
+            stack.api(f"dags/{dag_id}/dagRuns/{run['dag_run_id']}", "DELETE", token=token)
 
 
 def wait_for_marts_after(stack, since: datetime, timeout: float) -> dict:

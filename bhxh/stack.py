@@ -160,7 +160,8 @@ class Stack:
                                          headers={"Authorization": f"Bearer {token or self.token()}",
                                                   "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
+            body = response.read()
+        return json.loads(body) if body else {}  # a DELETE answers 204, with no body
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM each process group (components fork workers), then SIGKILL what is left."""

@@ -181,18 +181,13 @@ def fail_run(stack, dag_id: str, run_id: str, token: str, attempts: int = 5) -> 
 def delete_runs(stack, dag_id: str) -> None:
     """Forget earlier runs of ``dag_id`` in the test metadata database (dag.test() leaves them)."""
     token = stack.token()
-    import urllib.request
-
     for backfill in stack.api(f"backfills?dag_id={dag_id}", token=token)["backfills"]:
         if not backfill["completed_at"]:  # one running backfill per DAG: cancel a leftover
             stack.api(f"backfills/{backfill['id']}/cancel", "PUT", token=token)
     for run in stack.api(f"dags/{dag_id}/dagRuns?limit=1000", token=token)["dag_runs"]:
         if run["state"] not in ("success", "failed"):  # a running run cannot be deleted
             fail_run(stack, dag_id, run["dag_run_id"], token)
-
-        request = urllib.request.Request(f"{stack.url}/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}",
-                                         method="DELETE", headers={"Authorization": f"Bearer {token}"})
-        urllib.request.urlopen(request, timeout=30).close()
+        stack.api(f"dags/{dag_id}/dagRuns/{run['dag_run_id']}", "DELETE", token=token)
 
 
 def unpause(stack, dag_id: str, timeout: float = 30) -> None:
