@@ -58,19 +58,12 @@ def load_key(settings: Settings | None = None) -> bytes:
 
 @lru_cache(maxsize=4)
 def _hasher(key: bytes):
-    """HMAC-SHA256 (RFC 2104) over two hashlib states prepared once from the key: per value, two C
-    copies, against hmac.HMAC's copy in Python (0.7 s instead of 1.2 s a million participants)."""
-    block = hashlib.sha256().block_size
-    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded)).copy
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded)).copy
+    template = hmac.new(key, digestmod=hashlib.sha256)
 
     def digest(value: str) -> str:
-        h = inner()
+        h = template.copy()
         h.update(value.encode())
-        o = outer()
-        o.update(h.digest())
-        return o.hexdigest()
+        return h.hexdigest()
 
     return digest
 
