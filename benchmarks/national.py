@@ -203,7 +203,7 @@ def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) ->
     created = subprocess.run(
         [airflow, "backfill", "create", "--dag-id", BACKFILL, "--from-date", logical_date_for(YEAR_START).isoformat(),
          "--to-date", logical_date_for(end.replace(day=1)).isoformat(), "--dag-run-conf", json.dumps(conf),
-         "--max-active-runs", "2"], env=stack.env, capture_output=True, text=True, timeout=600)
+         "--max-active-runs", os.environ.get("BHXH_BENCH_BACKFILL_RUNS", "3")], env=stack.env, capture_output=True, text=True, timeout=600)
     if created.returncode != 0:
         raise RuntimeError(f"airflow backfill create failed: {created.stderr[-2000:]}")
     runs = wait_for_daily(stack, months, "&run_type=backfill", timeout=24 * 3600, dag_id=BACKFILL)

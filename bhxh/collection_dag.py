@@ -18,6 +18,7 @@ from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.base import Timetable
 
 from bhxh.orchestration import RAW_RECEIPTS_URI, START_DATE, TAGS, default_args
+from bhxh.settings import get_settings
 
 
 def collection_dag(dag_id: str, schedule: Timetable, doc_md: str, *, lookback_days: int, tags: list[str],
@@ -53,7 +54,11 @@ def collection_dag(dag_id: str, schedule: Timetable, doc_md: str, *, lookback_da
 
             collect_provinces(get_current_context(), province_codes)
 
-        @task(trigger_rule="all_done", outlets=[Asset(RAW_RECEIPTS_URI)], multiple_outputs=False)
+        # at most concurrent_loads loads of this DAG at once, over all its runs: a backfill given one
+        # run more than that (--max-active-runs 3) collects the next month while two load, so a core
+        # never waits for a month's collect between loads
+        @task(trigger_rule="all_done", outlets=[Asset(RAW_RECEIPTS_URI)], multiple_outputs=False,
+              max_active_tis_per_dag=get_settings().concurrent_loads)
         def validate_and_load() -> dict:
             from bhxh.tasks import validate_and_load_day
 

@@ -23,6 +23,13 @@ def _path(name: str, default: Path) -> Path:
     return Path(value).resolve() if value else default
 
 
+def _positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name) or str(default)
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where things live and how to reach them.
@@ -44,6 +51,9 @@ class Settings:
     ``BHXH_LOAD_CHUNK_BYTES`` a load's budget: consecutive report days are validated and loaded
                              together until their landed files reach it (``bhxh.chunks``; default
                              48 MiB, 3 to 5 national days: a task process of about 1.1 GB measured)
+    ``BHXH_CONCURRENT_LOADS`` validate_and_load tasks of one collection DAG running at once, over all
+                             its runs (default 2, one per core of a small machine; read when the DAG
+                             files are parsed)
     ``BHXH_ALERT_WEBHOOK_URL``  where alerts are POSTed as JSON (else the Airflow connection bhxh_alert_webhook)
     ``BHXH_ALERT_EMAIL_TO``  comma-separated addresses alerts are mailed to, through ``BHXH_ALERT_SMTP_URL``
     ``BHXH_S3_ENDPOINT_URL`` an S3-compatible endpoint for ``s3://`` sources (default: AWS); credentials
@@ -71,6 +81,7 @@ class Settings:
     alert_webhook_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_WEBHOOK_URL") or None)
     max_report_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_MAX_REPORT_BYTES") or 256 * 2**20))
     load_chunk_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_LOAD_CHUNK_BYTES") or 48 * 2**20))
+    concurrent_loads: int = field(default_factory=lambda: _positive_int("BHXH_CONCURRENT_LOADS", 2))
     alert_email_to: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_EMAIL_TO") or None)
     alert_smtp_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_SMTP_URL") or None)
     s3_endpoint_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_S3_ENDPOINT_URL") or None)

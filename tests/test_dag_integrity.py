@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -45,6 +46,27 @@ def test_collection_dags_map_provinces_and_tolerate_failures(dagbag, dag_id):
     assert dag.timezone.name == "Asia/Ho_Chi_Minh"
     assert dag.get_task("validate_and_load").trigger_rule == "all_done"
     assert "collect" in dag.task_ids
+
+
+def test_loads_at_once_follow_the_setting(dagbag):
+    """validate_and_load runs at most BHXH_CONCURRENT_LOADS at once over a DAG's runs (2 by default),
+    whatever the runs a backfill allows; the value is read when the DAG file is parsed."""
+    for dag_id in ("bhxh_daily_collection", "bhxh_collection_backfill"):
+        assert dagbag.dags[dag_id].get_task("validate_and_load").max_active_tis_per_dag == 2
+        assert dagbag.dags[dag_id].get_task("collect").max_active_tis_per_dag is None  # collects run ahead
+    parsed = subprocess.run(
+        [sys.executable, "-c",
+         "from airflow.dag_processing.dagbag import DagBag;"
+         f"b = DagBag(dag_folder={str(get_settings().dags_dir)!r});"
+         "print(b.dags['bhxh_collection_backfill'].get_task('validate_and_load').max_active_tis_per_dag)"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "BHXH_CONCURRENT_LOADS": "5"})
+    assert parsed.stdout.split()[-1:] == ["5"], parsed.stderr[-2000:]
+    refused = subprocess.run(
+        [sys.executable, "-c",
+         "from airflow.dag_processing.dagbag import DagBag;"
+         f"print(DagBag(dag_folder={str(get_settings().dags_dir)!r}).import_errors)"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "BHXH_CONCURRENT_LOADS": "0"})
+    assert "BHXH_CONCURRENT_LOADS must be a whole number of at least 1, not '0'" in refused.stdout, refused.stderr[-2000:]
 
 
 def test_the_two_collection_dags_share_their_tasks(dagbag):
