@@ -10,6 +10,8 @@
    tasks', PostgreSQL's): `bench national_year_peak_rss M MB`; per-task means, the marts build (a
    full `dbt build` on a fresh warehouse) and its slowest models (from the build's log).
 
+BHXH_BENCH_BACKFILL_RUNS sets the backfill's --max-active-runs (default 3, as the README's backfill:
+two loads at once, BHXH_CONCURRENT_LOADS, and a run collecting its month meanwhile).
 BHXH_BENCH_YEAR_END (a date in 2024) stops the backfill early, after the month holding it (a run is a
 month): the figures are then printed as `national_year_sample_*` with a projection to the year by
 receipts, never as the headline.
