@@ -10,8 +10,8 @@
    tasks', PostgreSQL's): `bench national_year_peak_rss M MB`; per-task means, the marts build (a
    full `dbt build` on a fresh warehouse) and its slowest models (from the build's log).
 
-BHXH_BENCH_BACKFILL_RUNS sets the backfill's --max-active-runs (default 3, as the README's backfill:
-two loads at once, BHXH_CONCURRENT_LOADS, and a run collecting its month meanwhile).
+BHXH_BENCH_BACKFILL_RUNS sets the backfill's --max-active-runs (default 4, as the README's backfill:
+two loads at once, BHXH_CONCURRENT_LOADS, and two runs collecting their months meanwhile).
 BHXH_BENCH_YEAR_END (a date in 2024) stops the backfill early, after the month holding it (a run is a
 month): the figures are then printed as `national_year_sample_*` with a projection to the year by
 receipts, never as the headline.
@@ -205,7 +205,8 @@ def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) ->
     created = subprocess.run(
         [airflow, "backfill", "create", "--dag-id", BACKFILL, "--from-date", logical_date_for(YEAR_START).isoformat(),
          "--to-date", logical_date_for(end.replace(day=1)).isoformat(), "--dag-run-conf", json.dumps(conf),
-         "--max-active-runs", os.environ.get("BHXH_BENCH_BACKFILL_RUNS", "3")], env=stack.env, capture_output=True, text=True, timeout=600)
+         "--max-active-runs", os.environ.get("BHXH_BENCH_BACKFILL_RUNS", "4")],
+        env=stack.env, capture_output=True, text=True, timeout=600)
     if created.returncode != 0:
         raise RuntimeError(f"airflow backfill create failed: {created.stderr[-2000:]}")
     runs = wait_for_daily(stack, months, "&run_type=backfill", timeout=24 * 3600, dag_id=BACKFILL)

@@ -54,9 +54,9 @@ def collection_dag(dag_id: str, schedule: Timetable, doc_md: str, *, lookback_da
 
             collect_provinces(get_current_context(), province_codes)
 
-        # at most concurrent_loads loads of this DAG at once, over all its runs: a backfill given one
-        # run more than that (--max-active-runs 3) collects the next month while two load, so a core
-        # never waits for a month's collect between loads
+        # at most concurrent_loads loads of this DAG at once, over all its runs: a backfill given twice
+        # that many runs (--max-active-runs 4) collects the next months while two load, so a core never
+        # waits for a month's collect between loads (two loads often end together)
         @task(trigger_rule="all_done", outlets=[Asset(RAW_RECEIPTS_URI)], multiple_outputs=False,
               max_active_tis_per_dag=get_settings().concurrent_loads)
         def validate_and_load() -> dict:

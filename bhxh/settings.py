@@ -25,7 +25,7 @@ def _path(name: str, default: Path) -> Path:
 
 def _positive_int(name: str, default: int) -> int:
     value = os.environ.get(name) or str(default)
-    if not value.strip().isdigit() or int(value) < 1:
+    if not value.strip().isdecimal() or int(value) < 1:
         raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
     return int(value)
 

@@ -1,11 +1,11 @@
 """Backfill of the collection: the daily DAG's tasks over a calendar month of report days per run.
 
     airflow backfill create --dag-id bhxh_collection_backfill \
-        --from-date 2024-01-01 --to-date 2024-12-01 --max-active-runs 3 \
+        --from-date 2024-01-01 --to-date 2024-12-01 --max-active-runs 4 \
         --dag-run-conf '{"source_root": "/data/bhxh"}'
 
 Two runs load at once (``BHXH_CONCURRENT_LOADS``, a limit on ``validate_and_load`` over all runs);
-the third collects its month meanwhile and loads as soon as one of them ends.
+the two others collect their months meanwhile, and each loads as soon as a load ends.
 
 The data interval is a month, [M-01 00:00, M+1-01 00:00) Asia/Ho_Chi_Minh
 (``bhxh.timetable.ReportMonthTimetable``): a year is 12 runs, not 366, and each run's

@@ -66,7 +66,8 @@ def test_loads_at_once_follow_the_setting(dagbag):
          "from airflow.dag_processing.dagbag import DagBag;"
          f"print(DagBag(dag_folder={str(get_settings().dags_dir)!r}).import_errors)"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "BHXH_CONCURRENT_LOADS": "0"})
-    assert "BHXH_CONCURRENT_LOADS must be a whole number of at least 1, not '0'" in refused.stdout, refused.stderr[-2000:]
+    assert "BHXH_CONCURRENT_LOADS must be a whole number of at least 1, not '0'" in refused.stdout, \
+        refused.stderr[-2000:]
 
 
 def test_the_two_collection_dags_share_their_tasks(dagbag):
