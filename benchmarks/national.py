@@ -10,8 +10,8 @@
    tasks', PostgreSQL's): `bench national_year_peak_rss M MB`; per-task means, the marts build (a
    full `dbt build` on a fresh warehouse) and its slowest models (from the build's log).
 
-BHXH_BENCH_BACKFILL_RUNS sets the backfill's --max-active-runs (default 4, as the README's backfill:
-two loads at once, BHXH_CONCURRENT_LOADS, and two runs collecting their months meanwhile).
+BHXH_BENCH_BACKFILL_RUNS sets the backfill's --max-active-runs (default: twice BHXH_CONCURRENT_LOADS,
+4, as the README's backfill: two loads at once and two runs collecting their months meanwhile).
 BHXH_BENCH_YEAR_END (a date in 2024) stops the backfill early, after the month holding it (a run is a
 month): the figures are then printed as `national_year_sample_*` with a projection to the year by
 receipts, never as the headline.
@@ -195,7 +195,10 @@ def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) ->
     receipts for a sample) and the marts after the last load (one full build of what was loaded; a
     year's is larger than a sample's and is not projected)."""
     from bhxh.orchestration import logical_date_for
+    from bhxh.settings import get_settings
 
+    # as the README's backfill: twice the loads at once, so two runs collect while two load
+    runs_at_once = os.environ.get("BHXH_BENCH_BACKFILL_RUNS") or str(2 * get_settings().concurrent_loads)
     conf = {"source_root": str(source)}
     days = (end - YEAR_START).days + 1
     months = (end.year - YEAR_START.year) * 12 + end.month - YEAR_START.month + 1
@@ -205,7 +208,7 @@ def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) ->
     created = subprocess.run(
         [airflow, "backfill", "create", "--dag-id", BACKFILL, "--from-date", logical_date_for(YEAR_START).isoformat(),
          "--to-date", logical_date_for(end.replace(day=1)).isoformat(), "--dag-run-conf", json.dumps(conf),
-         "--max-active-runs", os.environ.get("BHXH_BENCH_BACKFILL_RUNS", "4")],
+         "--max-active-runs", runs_at_once],
         env=stack.env, capture_output=True, text=True, timeout=600)
     if created.returncode != 0:
         raise RuntimeError(f"airflow backfill create failed: {created.stderr[-2000:]}")

@@ -54,18 +54,17 @@ def test_loads_at_once_follow_the_setting(dagbag):
     for dag_id in ("bhxh_daily_collection", "bhxh_collection_backfill"):
         assert dagbag.dags[dag_id].get_task("validate_and_load").max_active_tis_per_dag == 2
         assert dagbag.dags[dag_id].get_task("collect").max_active_tis_per_dag is None  # collects run ahead
-    parsed = subprocess.run(
-        [sys.executable, "-c",
-         "from airflow.dag_processing.dagbag import DagBag;"
-         f"b = DagBag(dag_folder={str(get_settings().dags_dir)!r});"
-         "print(b.dags['bhxh_collection_backfill'].get_task('validate_and_load').max_active_tis_per_dag)"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "BHXH_CONCURRENT_LOADS": "5"})
+
+    def parsed_with(value: str, expression: str) -> subprocess.CompletedProcess:
+        """``expression`` of the DagBag ``b`` parsed in a new process with BHXH_CONCURRENT_LOADS=value."""
+        return subprocess.run(
+            [sys.executable, "-c", "from airflow.dag_processing.dagbag import DagBag;"
+             f"b = DagBag(dag_folder={str(get_settings().dags_dir)!r}); print({expression})"],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "BHXH_CONCURRENT_LOADS": value})
+
+    parsed = parsed_with("5", "b.dags['bhxh_collection_backfill'].get_task('validate_and_load').max_active_tis_per_dag")
     assert parsed.stdout.split()[-1:] == ["5"], parsed.stderr[-2000:]
-    refused = subprocess.run(
-        [sys.executable, "-c",
-         "from airflow.dag_processing.dagbag import DagBag;"
-         f"print(DagBag(dag_folder={str(get_settings().dags_dir)!r}).import_errors)"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "BHXH_CONCURRENT_LOADS": "0"})
+    refused = parsed_with("0", "b.import_errors")
     assert "BHXH_CONCURRENT_LOADS must be a whole number of at least 1, not '0'" in refused.stdout, \
         refused.stderr[-2000:]
 
