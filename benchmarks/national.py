@@ -170,19 +170,25 @@ def _build_start(stack, run: dict) -> datetime | None:
     return _utc(ti.get("start_date")) if ti["state"] in ("running", "success", "failed") else None
 
 
-def task_seconds(stack, dag_id: str, run_ids: set[str] | None = None) -> dict[str, list[float]]:
-    """Each task's run times (start to end) over the DAG's runs (those of ``run_ids``), by task id."""
-    seconds: dict[str, list[float]] = {}
+def task_instances(stack, dag_id: str, run_ids: set[str] | None = None) -> list[dict]:
+    """The DAG's finished task instances (those of ``run_ids``), mapped ones one per map index."""
+    found: list[dict] = []
     offset = 0
     while True:
         page = stack.api(f"dags/{dag_id}/dagRuns/~/taskInstances?limit=1000&offset={offset}")
-        for ti in page["task_instances"]:
-            if ti["start_date"] and ti["end_date"] and (run_ids is None or ti["dag_run_id"] in run_ids):
-                seconds.setdefault(ti["task_id"], []).append(
-                    (_utc(ti["end_date"]) - _utc(ti["start_date"])).total_seconds())
+        found += [ti for ti in page["task_instances"]
+                  if ti["start_date"] and ti["end_date"] and (run_ids is None or ti["dag_run_id"] in run_ids)]
         offset += len(page["task_instances"])
         if not page["task_instances"] or offset >= page["total_entries"]:
-            return seconds
+            return found
+
+
+def task_seconds(stack, dag_id: str, run_ids: set[str] | None = None) -> dict[str, list[float]]:
+    """Each task's run times (start to end) over the DAG's runs (those of ``run_ids``), by task id."""
+    seconds: dict[str, list[float]] = {}
+    for ti in task_instances(stack, dag_id, run_ids):
+        seconds.setdefault(ti["task_id"], []).append((_utc(ti["end_date"]) - _utc(ti["start_date"])).total_seconds())
+    return seconds
 
 
 def month_end(day: date) -> date:
@@ -233,8 +239,8 @@ def national_year(stack, source: Path, end: date, memory: harness.PeakMemory) ->
     peak, command = memory.top()
     bench(f"{prefix}_daily_runs_peak_rss", peak / 2**20, "MB")
     say(f"largest process so far: {command}")
-    last_load = max(_utc(stack.api(f"dags/{BACKFILL}/dagRuns/{r['dag_run_id']}/taskInstances/validate_and_load")
-                         ["end_date"]) for r in runs)
+    last_load = max(_utc(ti["end_date"]) for ti in task_instances(stack, BACKFILL, {r["dag_run_id"] for r in runs})
+                    if ti["task_id"] == "validate_and_load")  # a run's parts: a mapped task
     marts = [r for r in marts_settled(stack, last_load, timeout=3 * 3600) if _utc(r["queued_at"]) >= since]
     seconds = time.monotonic() - started
     builds = [r for r in marts if _build_start(stack, r)]  # a run whose build was skipped has no producer start

@@ -81,14 +81,7 @@ def process_window(first: date, last: date, settings: Settings | None = None) ->
             del batch  # freed once written
         summaries = [future.result() for future in written]
     partitions.after_load(chunks[0][0], chunks[-1][1], settings)
-    total = summaries[0]
-    for summary in summaries[1:]:
-        for name, value in summary.as_dict().items():
-            if isinstance(value, (int, list)):
-                setattr(total, name, getattr(total, name) + value)
-        total.run_id += f" {summary.run_id}"
-        total.data_docs_url = summary.data_docs_url or total.data_docs_url
-    return total
+    return pipeline.ProcessSummary.merged(summaries)
 
 
 def _write(conn, batch: pipeline.Batch, key: bytes, settings: Settings) -> pipeline.ProcessSummary:

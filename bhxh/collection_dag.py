@@ -3,8 +3,10 @@ run) and ``bhxh_collection_backfill`` (a calendar month of report days per run, 
 
 Mapped ``collect`` tasks, at most one per task slot, each collecting a batch of provinces over the
 run's days (a failing or silent province never blocks the others; a task start costs seconds, so
-not one per province), then one ``validate_and_load`` task that pays the Great Expectations import
-once for all provinces and loads the run's days in chunks (``bhxh.chunks``), then
+not one per province), then ``validate_and_load``, which pays the Great Expectations import once for
+all provinces and loads the run's days in chunks (``bhxh.chunks``): one task in the daily DAG, one
+per part of the month in the backfill DAG (``load_parts``: as many as loads may run at once, so the
+backfill's last month, loading alone, still keeps every load slot busy), then
 ``report_data_quality``, which fails (with an alert) when rows or files were rejected or a report
 is missing, so a failed check is never hidden in a green run. Beside them ``check_reports``, which
 alerts on the reports still missing after the 08:00 deadline (a backfill only logs them).
@@ -22,7 +24,7 @@ from bhxh.settings import get_settings
 
 
 def collection_dag(dag_id: str, schedule: Timetable, doc_md: str, *, lookback_days: int, tags: list[str],
-                   is_paused_upon_creation: bool | None = None):
+                   load_parts: int = 1, is_paused_upon_creation: bool | None = None):
     @dag(
         dag_id=dag_id,
         schedule=schedule,
@@ -59,13 +61,13 @@ def collection_dag(dag_id: str, schedule: Timetable, doc_md: str, *, lookback_da
         # waits for a month's collect between loads (two loads often end together)
         @task(trigger_rule="all_done", outlets=[Asset(RAW_RECEIPTS_URI)], multiple_outputs=False,
               max_active_tis_per_dag=get_settings().concurrent_loads)
-        def validate_and_load() -> dict:
+        def validate_and_load(part: int = 0) -> dict:
             from bhxh.tasks import validate_and_load_day
 
-            return validate_and_load_day(get_current_context())
+            return validate_and_load_day(get_current_context(), part, load_parts)
 
         @task
-        def report_data_quality(summary: dict) -> dict:
+        def report_data_quality(summary) -> dict:
             """Red when rows or files were rejected or a report is missing (AirflowFailException: no
             retry); the details in the log and an alert (bhxh.alerts)."""
             from bhxh.tasks import report_data_quality_day
@@ -80,7 +82,8 @@ def collection_dag(dag_id: str, schedule: Timetable, doc_md: str, *, lookback_da
 
         batches = provinces()
         collected = collect.expand(province_codes=batches)
-        loaded = validate_and_load()
+        # a part of the run's days per task (mapped; report_data_quality merges their summaries)
+        loaded = validate_and_load.expand(part=list(range(load_parts))) if load_parts > 1 else validate_and_load()
         collected >> loaded
         report_data_quality(loaded)
         collected >> check_reports(batches)

@@ -61,6 +61,20 @@ def days_of(first: date, last: date) -> list[date]:
     return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
+def part_of(first: date, last: date, part: int, parts: int) -> tuple[date, date] | None:
+    """Report days of load part ``part`` (0-based) of ``parts``: first..last cut into ``parts``
+    consecutive ranges of days, the longer ones first (a 31-day month in two: 16 days, then 15);
+    None for a part beyond the days (more parts than days). From the days alone, so every part and
+    every retry of one agree on the cut, whatever has been loaded meanwhile."""
+    days = (last - first).days + 1
+    size, longer = divmod(days, parts)
+    start = part * size + min(part, longer)
+    length = size + (1 if part < longer else 0)
+    if not length:
+        return None
+    return first + timedelta(days=start), first + timedelta(days=start + length - 1)
+
+
 def logical_date_for(day: date) -> datetime:
     """The logical date of the daily run that processes report day ``day``: the day's local midnight."""
     return datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)

@@ -154,6 +154,19 @@ class ProcessSummary:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def merged(cls, parts: list[ProcessSummary | dict]) -> ProcessSummary:
+        """One summary of several loads (a window's chunks, a backfill month's parts): counts added,
+        failures and warnings joined, run ids joined by spaces, the last Data Docs URL given."""
+        parts = [part if isinstance(part, cls) else cls(**part) for part in parts]
+        total = cls(" ".join(part.run_id for part in parts if part.run_id))
+        for part in parts:
+            for name, value in part.as_dict().items():
+                if isinstance(value, (int, list)):
+                    setattr(total, name, getattr(total, name) + value)
+            total.data_docs_url = part.data_docs_url or total.data_docs_url
+        return total
+
 
 def _json_records(frame: pd.DataFrame) -> list[str]:
     return [json.dumps({k: v for k, v in rec.items() if v is not None and v == v}, ensure_ascii=False, default=str)

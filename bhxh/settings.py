@@ -52,8 +52,8 @@ class Settings:
                              together until their landed files reach it (``bhxh.chunks``; default
                              48 MiB, 3 to 5 national days: a task process of about 1.1 GB measured)
     ``BHXH_CONCURRENT_LOADS`` validate_and_load tasks of one collection DAG running at once, over all
-                             its runs (default 2, one per core of a small machine; read when the DAG
-                             files are parsed)
+                             its runs, and the parts a backfill month loads in (default 2, one per
+                             core of a small machine; read when the DAG files are parsed)
     ``BHXH_ALERT_WEBHOOK_URL``  where alerts are POSTed as JSON (else the Airflow connection bhxh_alert_webhook)
     ``BHXH_ALERT_EMAIL_TO``  comma-separated addresses alerts are mailed to, through ``BHXH_ALERT_SMTP_URL``
     ``BHXH_S3_ENDPOINT_URL`` an S3-compatible endpoint for ``s3://`` sources (default: AWS); credentials

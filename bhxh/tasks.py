@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from bhxh import pipeline
@@ -108,28 +109,42 @@ def collect_provinces(context, province_codes: list[str]) -> list[dict]:
     return done
 
 
-def validate_and_load_day(context) -> dict:
-    """Validate and load the run's report days and their look-back, in chunks (``bhxh.chunks``)."""
+def validate_and_load_day(context, part: int = 0, parts: int = 1) -> dict:
+    """Validate and load the run's report days and their look-back, in chunks (``bhxh.chunks``); with
+    ``parts``, only part ``part`` of the days (``orchestration.part_of``; the look-back goes with the
+    first part)."""
     from bhxh.chunks import process_window
+    from bhxh.orchestration import part_of
 
     first, last = run_days(context)
-    summary = process_window(first - timedelta(days=lookback_days(context)), last)
-    log.info("run %s: %d files, %d loaded, %d quarantined whole, %d rejected; rows %d received, %d loaded, "
-             "%d quarantined", summary.run_id, summary.files, summary.loaded, summary.quarantined_files,
-             summary.rejected_files, summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
+    window = part_of(first, last, part, parts)
+    if window is None:  # more parts than days
+        log.info("load part %d of %d: no report day of %s..%s left for it", part + 1, parts, first, last)
+        return pipeline.ProcessSummary("").as_dict()
+    start, end = window
+    if part == 0:
+        start -= timedelta(days=lookback_days(context))
+    summary = process_window(start, end)
+    log.info("run %s (report days %s..%s, part %d of %d): %d files, %d loaded, %d quarantined whole, "
+             "%d rejected; rows %d received, %d loaded, %d quarantined", summary.run_id, start, end, part + 1,
+             parts, summary.files, summary.loaded, summary.quarantined_files, summary.rejected_files,
+             summary.rows_received, summary.rows_loaded, summary.rows_quarantined)
     for failure in summary.failures:
         log.warning("data check failed: %s", failure)
     return summary.as_dict()
 
 
-def report_data_quality_day(context, summary: dict) -> dict:
+def report_data_quality_day(context, summary: dict | Sequence[dict]) -> dict:
     """Fail (red, alerted) when the run rejected rows or files or a report of its days is missing;
-    log and alert warnings either way. The marts do not wait for this task (they follow the asset
+    log and alert warnings either way. ``summary``: the run's load summary, or its parts' (a mapped
+    validate_and_load), merged here. The marts do not wait for this task (they follow the asset
     that validate_and_load emits), so one province's bad file never stops the others."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from bhxh.dq import gate
 
+    if summary and not isinstance(summary, dict):
+        summary = pipeline.ProcessSummary.merged(list(summary)).as_dict()
     first, day = run_days(context)
     result = gate(summary or {}, first, day)
     for line in result.rejections + result.missing:

@@ -4,12 +4,14 @@
         --from-date 2024-01-01 --to-date 2024-12-01 --max-active-runs 4 \
         --dag-run-conf '{"source_root": "/data/bhxh"}'
 
-Two runs load at once (``BHXH_CONCURRENT_LOADS``, a limit on ``validate_and_load`` over all runs);
-the two others collect their months meanwhile, and each loads as soon as a load ends.
+Two loads run at once (``BHXH_CONCURRENT_LOADS``, a limit on ``validate_and_load`` over all runs),
+and a run loads its month in as many parts (a mapped ``validate_and_load``, 1-16 and 17-31 of a
+31-day month), so the last month, loading alone at the end, still keeps both load slots busy; the
+other runs collect their months meanwhile, and each part loads as soon as a load ends.
 
 The data interval is a month, [M-01 00:00, M+1-01 00:00) Asia/Ho_Chi_Minh
-(``bhxh.timetable.ReportMonthTimetable``): a year is 12 runs, not 366, and each run's
-``validate_and_load`` loads the month in chunks of consecutive days (``BHXH_LOAD_CHUNK_BYTES``), so
+(``bhxh.timetable.ReportMonthTimetable``): a year is 12 runs, not 366, and each part's
+``validate_and_load`` loads its days in chunks of consecutive days (``BHXH_LOAD_CHUNK_BYTES``), so
 Great Expectations, the ANALYZE and the receipt lookup are paid per chunk, not per day. Every day of
 the month registers its expected reports and lands every version; ``report_data_quality`` and
 ``check_reports`` cover the month (a backfill logs missing reports, never alerts). No look-back
@@ -26,7 +28,9 @@ from __future__ import annotations
 
 from bhxh.collection_dag import collection_dag
 from bhxh.orchestration import BACKFILL_DAG_ID, DAILY_RUN_AT, TIMEZONE
+from bhxh.settings import get_settings
 from bhxh.timetable import ReportMonthTimetable
 
 collection_dag(BACKFILL_DAG_ID, ReportMonthTimetable(DAILY_RUN_AT, TIMEZONE), __doc__,
-               lookback_days=0, tags=["collection", "backfill"], is_paused_upon_creation=False)
+               lookback_days=0, tags=["collection", "backfill"], load_parts=get_settings().concurrent_loads,
+               is_paused_upon_creation=False)

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from bhxh.chunks import day_chunks
-from bhxh.orchestration import BACKFILL_DAG_ID, logical_date_for
+from bhxh.orchestration import BACKFILL_DAG_ID, logical_date_for, part_of
 
 from .airflow_helpers import checksums, dags, generate, one, own_database
 
@@ -30,6 +30,18 @@ def test_days_are_grouped_in_order_under_the_budget():
     assert day_chunks({}, 100) == []
 
 
+def test_a_month_is_cut_into_consecutive_parts_of_days():
+    december, leap_february = (date(2024, 12, 1), date(2024, 12, 31)), (date(2024, 2, 1), date(2024, 2, 29))
+    assert [part_of(*december, part, 2) for part in (0, 1)] == [
+        (date(2024, 12, 1), date(2024, 12, 16)), (date(2024, 12, 17), date(2024, 12, 31))]
+    assert [part_of(*leap_february, part, 3) for part in (0, 1, 2)] == [
+        (date(2024, 2, 1), date(2024, 2, 10)), (date(2024, 2, 11), date(2024, 2, 20)),
+        (date(2024, 2, 21), date(2024, 2, 29))]
+    assert part_of(*december, 0, 1) == december
+    one_day = (date(2024, 5, 14), date(2024, 5, 14))
+    assert [part_of(*one_day, part, 2) for part in (0, 1)] == [one_day, None]  # more parts than days
+
+
 RAW = ["raw.report_files", "raw.receipts", "raw.quarantine"]
 
 
@@ -39,14 +51,23 @@ def _registered(url: str) -> list[tuple]:
                             "from raw.expected_reports order by 1, 2, 3").fetchall()
 
 
-def _run_month(source) -> str:
+def _run_month(source) -> dict[int, dict]:
+    """Runs the month; returns each load part's summary (its XCom) by map index."""
+    from sqlalchemy import select
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
     from bhxh.runner import DATA_QUALITY_TASKS, _failed_tasks
 
     run = dags()[BACKFILL_DAG_ID].test(logical_date=logical_date_for(MONTH),
                                        run_conf={"source_root": str(source), "provinces": ["30", "31"]})
     failed = _failed_tasks(run)
     assert not failed - DATA_QUALITY_TASKS, f"tasks failed: {failed}"
-    return str(run.state)
+    with create_session() as session:
+        return {index: XComModel.deserialize_value(row) for index, row in session.execute(
+            select(XComModel.map_index, XComModel).where(
+                XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id,
+                XComModel.task_id == "validate_and_load", XComModel.key == "return_value")).all()}
 
 
 def test_a_month_run_loads_every_day_of_the_month_in_chunks(warehouse_url, tmp_path, monkeypatch):
@@ -59,7 +80,7 @@ def test_a_month_run_loads_every_day_of_the_month_in_chunks(warehouse_url, tmp_p
     month_bytes = sum(p.stat().st_size for p in source.glob("3[01]/2024-02-*/*") if p.is_file())
     monkeypatch.setenv("BHXH_LOAD_CHUNK_BYTES", str(month_bytes // 5))  # about five chunks
     with own_database(warehouse_url, "bhxh_test_month_backfill") as url:
-        _run_month(source)
+        parts = _run_month(source)
         with psycopg.connect(url) as conn:
             # every source row ends loaded or quarantined, file by file (the latest version counts)
             loaded = {(p, d, o): (received, ok + bad, count) for p, d, o, received, ok, bad, count in conn.execute(
@@ -76,6 +97,11 @@ def test_a_month_run_loads_every_day_of_the_month_in_chunks(warehouse_url, tmp_p
         assert sorted(expected) == [(p, d) for p in ("30", "31") for d in DAYS]  # every day registered
         assert all(n >= 1 for n in expected.values())
         assert 4 <= chunks <= 8, chunks  # loaded in several chunks, not once per day
+        # two load tasks (BHXH_CONCURRENT_LOADS' default), each its half of the days: 1-15 and 16-29
+        assert sorted(parts) == [0, 1]
+        half = sum(n for (_, day, _), n in truth.items() if day <= date(2024, 2, 15))
+        assert [parts[i]["rows_received"] for i in (0, 1)] == [half, sum(truth.values()) - half]
+        assert all(parts[i]["failures"] == [] for i in (0, 1))
         before = checksums(url, RAW), _registered(url)
         _run_month(source)  # a second run lands nothing new and loads nothing
         assert (checksums(url, RAW), _registered(url)) == before

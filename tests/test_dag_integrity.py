@@ -50,7 +50,8 @@ def test_collection_dags_map_provinces_and_tolerate_failures(dagbag, dag_id):
 
 def test_loads_at_once_follow_the_setting(dagbag):
     """validate_and_load runs at most BHXH_CONCURRENT_LOADS at once over a DAG's runs (2 by default),
-    whatever the runs a backfill allows; the value is read when the DAG file is parsed."""
+    whatever the runs a backfill allows, and a backfill month loads in that many parts; the value is
+    read when the DAG file is parsed."""
     for dag_id in ("bhxh_daily_collection", "bhxh_collection_backfill"):
         assert dagbag.dags[dag_id].get_task("validate_and_load").max_active_tis_per_dag == 2
         assert dagbag.dags[dag_id].get_task("collect").max_active_tis_per_dag is None  # collects run ahead
@@ -62,8 +63,15 @@ def test_loads_at_once_follow_the_setting(dagbag):
              f"b = DagBag(dag_folder={str(get_settings().dags_dir)!r}); print({expression})"],
             capture_output=True, text=True, timeout=300, env={**os.environ, "BHXH_CONCURRENT_LOADS": value})
 
-    parsed = parsed_with("5", "b.dags['bhxh_collection_backfill'].get_task('validate_and_load').max_active_tis_per_dag")
-    assert parsed.stdout.split()[-1:] == ["5"], parsed.stderr[-2000:]
+    # the backfill loads a month in as many parts as loads may run at once: its last month, alone at the
+    # end, keeps every load slot busy; the daily DAG loads its day (and look-back) in one task
+    backfill_load = dagbag.dags["bhxh_collection_backfill"].get_task("validate_and_load")
+    assert backfill_load._get_specified_expand_input().value == {"part": [0, 1]}
+    assert not hasattr(dagbag.dags["bhxh_daily_collection"].get_task("validate_and_load"), "expand_input")
+
+    load = "b.dags['bhxh_collection_backfill'].get_task('validate_and_load')"
+    parsed = parsed_with("5", f"{load}.max_active_tis_per_dag, len({load}._get_specified_expand_input().value['part'])")
+    assert parsed.stdout.splitlines()[-1:] == ["5 5"], parsed.stderr[-2000:]
     refused = parsed_with("0", "b.import_errors")
     assert "BHXH_CONCURRENT_LOADS must be a whole number of at least 1, not '0'" in refused.stdout, \
         refused.stderr[-2000:]
