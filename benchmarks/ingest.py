@@ -9,7 +9,8 @@ one ``bhxh.chunks.process_window`` over the fifteen days, loaded in chunks of co
 BHXH_LOAD_CHUNK_BYTES (`bench ingest_chunks N` says how many).
 
 Prints `bench ingest_vs_copy R x` (our throughput / COPY's) and `bench ingest_vs_dlt R x` (our
-throughput / dlt's), with the absolute times. The source (fifteen national days of January 2024, about
+throughput / dlt's), with the absolute times; beside them `ingest_two_parts_vs_copy`, the same
+receipts loaded as a backfill month loads its days: two parts at once, a process each (both cores). The source (fifteen national days of January 2024, about
 1 M receipts) is generated once into BHXH_BENCH_CACHE; dlt is installed into its own environment
 (.bhxh/bench/dlt-venv, pinned) because its pins conflict with Airflow's. BHXH_BENCH_SKIP_DLT=1 leaves
 dlt out (the slowest part; for iterating on the ingest itself): no `ingest_vs_dlt` line then.
@@ -55,6 +56,28 @@ def collect_all(source: Path, days: list[date]) -> float:
         for province in province_codes_on(day):
             collect(str(source), province, day, 0)
     return time.monotonic() - started
+
+
+PART = ("import sys; from datetime import date; from bhxh.chunks import process_window;"
+        "print(process_window(date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2])).rows_received)")
+
+
+def two_parts(source: Path, days: list[date]) -> tuple[float, int]:
+    """The window as a backfill month's load parts run it (two, BHXH_CONCURRENT_LOADS' default): a
+    process per half of the days, at once, each paying GX's import as a task does; in a fresh
+    database. Returns (seconds, receipts received)."""
+    from bhxh.orchestration import part_of
+
+    with harness.scratch_database("bench_ingest_parts"):
+        collect_all(source, days)
+        started = time.monotonic()
+        parts = [subprocess.Popen([sys.executable, "-c", PART, *(d.isoformat() for d in part_of(START, END, i, 2))],
+                                  stdout=subprocess.PIPE, text=True) for i in range(2)]
+        printed = [part.communicate()[0] for part in parts]
+        seconds = time.monotonic() - started
+    if any(part.returncode for part in parts):
+        raise RuntimeError(f"a load part failed: exit codes {[part.returncode for part in parts]}")
+    return seconds, sum(int(out.split()[-1]) for out in printed)
 
 
 def canonical_csv(conn, path: Path, columns: list[str]) -> int:
@@ -134,6 +157,11 @@ def main() -> int:
         bench("copy_seconds", copy_seconds, "s")
         bench("copy_rows_per_second", copy_rate, "rows/s")
         bench("ingest_vs_copy", ingest_rate / copy_rate, "x")
+        parts_seconds, parts_received = two_parts(source, days)
+        if parts_received != received:
+            raise RuntimeError(f"the two parts received {parts_received} receipts, the one load {received}")
+        bench("ingest_two_parts_seconds", parts_seconds, "s (two load parts at once, as a backfill month's)")
+        bench("ingest_two_parts_vs_copy", received / parts_seconds / copy_rate, "x")
         if os.environ.get("BHXH_BENCH_SKIP_DLT"):
             say("dlt skipped (BHXH_BENCH_SKIP_DLT)")
             return 0
