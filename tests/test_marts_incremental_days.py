@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import psycopg
 import pytest
 
 from .conftest import scratch_database
@@ -128,8 +129,30 @@ def test_day_by_day_equals_full_refresh(database, tmp_path):
     assert len(incremental["int_coverage_periods"]) == 7
     assert query(database, "select count(*) from intermediate.int_coverage_periods where superseded_at is not null") == [(0,)]
 
+    assert _unique_current_keys(database) == UNIQUE_CURRENT_KEYS  # built incrementally since D1
+
     _build(target, "--full-refresh")
     full = _snapshot(database)
     assert set(full) == set(incremental)
     for name in full:
         assert full[name] == incremental[name], name
+    # a receipt and a period are current once: the unique indexes are built again on the fresh tables,
+    # and a second current copy of a row is refused as it is written
+    assert _unique_current_keys(database) == UNIQUE_CURRENT_KEYS
+    for table, current in (("int_receipts__versions", "counted_until is null"),
+                           ("int_coverage_periods", "superseded_at is null")):
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            query(database, f"insert into intermediate.{table} select * from intermediate.{table} where {current} limit 1")
+
+
+UNIQUE_CURRENT_KEYS = {
+    ("int_receipts__versions", "(file_id, line_no) WHERE (counted_until IS NULL)"),
+    ("int_coverage_periods", "(participant_key, scheme, province_key, period_start) WHERE (superseded_at IS NULL)"),
+}
+
+
+def _unique_current_keys(url: str) -> set[tuple[str, str]]:
+    """(table, key and condition) of the unique indexes of the two models that keep superseded rows."""
+    return set(query(url, """select tablename, regexp_replace(indexdef, '^.* USING btree ', '') from pg_indexes
+                             where schemaname = 'intermediate' and starts_with(indexdef, 'CREATE UNIQUE INDEX ')
+                               and tablename in ('int_receipts__versions', 'int_coverage_periods')"""))

@@ -4,7 +4,6 @@
         incremental_strategy='append',
         on_schema_change='fail',
         indexes=[
-            {'columns': ['participant_key', 'scheme']},
             {'columns': ['built_at']},
             {'columns': ['superseded_at']},
         ],
@@ -15,7 +14,9 @@
             where periods.participant_key = changed.participant_key
               and periods.scheme = changed.scheme
               and periods.superseded_at is null
-        {% endif %}"
+        {% endif %}",
+        post_hook="{{ unique_current_key(['participant_key', 'scheme', 'province_key', 'period_start'],
+                                         'superseded_at is null') }}"
     )
 }}
 -- Covered periods per participant, scheme and province, as merged month intervals
@@ -45,6 +46,10 @@
 --     covers it and no refund does, in the latest payment's province; consecutive covered segments
 --     in the same province are merged into islands (gaps and islands).
 -- Cost grows with receipts, not with months covered.
+--
+-- Unique: (participant_key, scheme, province_key, period_start) over the current periods
+-- (superseded_at is null), an index (macros/unique_current_key.sql) that also serves the pre_hook's
+-- lookup of a participant's current periods.
 --
 -- Incremental: a run recomputes only the participants (participant_key, scheme) with a receipt that
 -- started or stopped counting (int_receipts__versions) since the last build (max built_at): their

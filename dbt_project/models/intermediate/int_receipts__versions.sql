@@ -4,7 +4,6 @@
         incremental_strategy='append',
         on_schema_change='fail',
         indexes=[
-            {'columns': ['file_id']},
             {'columns': ['participant_key', 'scheme']},
             {'columns': ['counted_from']},
             {'columns': ['counted_until']},
@@ -19,7 +18,8 @@
               and files.file_status <> 'loaded'
               and files.changed_at > {{ last_built_at('counted_from') }} - interval '1 day'
               and versions.counted_until is null
-        {% endif %}"
+        {% endif %}",
+        post_hook="{{ unique_current_key(['file_id', 'line_no'], 'counted_until is null') }}"
     )
 }}
 -- Every receipt of every file that was loaded, with when it started counting (counted_from) and,
@@ -36,7 +36,10 @@
 -- 9.5 GB for a national year with them all): a receipt's other columns (receipt_no, collection
 -- point, commune, birth year, gender, income, subsidy group, extra columns) stay in raw.receipts
 -- (stg_collections__receipts).
--- Indexes: file_id (fct_daily_collections reads a file set's receipts), counted_from/counted_until
+-- Indexes: a receipt is counted once: unique (file_id, line_no) over the current rows (counted_until
+-- is null; macros/unique_current_key.sql), which also serves fct_daily_collections' reads of a file
+-- set's receipts (through int_receipts__counted) and the lookups of a file's current rows below;
+-- counted_from/counted_until
 -- (what changed since a model's last build), report_date (its max), collected_on (a campaign's
 -- months), and (participant_key, scheme) for int_coverage_periods' changed participants (a btree:
 -- a hash index on participant_key builds in half the time, 7 s against 14.5 s on a national quarter,
