@@ -66,11 +66,11 @@ def test_loads_at_once_follow_the_setting(dagbag):
     # the backfill loads a month in as many parts as loads may run at once: its last month, alone at the
     # end, keeps every load slot busy; the daily DAG loads its day (and look-back) in one task
     backfill_load = dagbag.dags["bhxh_collection_backfill"].get_task("validate_and_load")
-    assert backfill_load._get_specified_expand_input().value == {"part": [0, 1]}
+    assert backfill_load.op_kwargs_expand_input.value == {"part": [0, 1]}
     assert not hasattr(dagbag.dags["bhxh_daily_collection"].get_task("validate_and_load"), "expand_input")
 
     load = "b.dags['bhxh_collection_backfill'].get_task('validate_and_load')"
-    parsed = parsed_with("5", f"{load}.max_active_tis_per_dag, len({load}._get_specified_expand_input().value['part'])")
+    parsed = parsed_with("5", f"{load}.max_active_tis_per_dag, len({load}.op_kwargs_expand_input.value['part'])")
     assert parsed.stdout.splitlines()[-1:] == ["5 5"], parsed.stderr[-2000:]
     refused = parsed_with("0", "b.import_errors")
     assert "BHXH_CONCURRENT_LOADS must be a whole number of at least 1, not '0'" in refused.stdout, \

@@ -39,9 +39,8 @@
 -- Indexes: a receipt is counted once: unique (file_id, line_no) over the current rows (counted_until
 -- is null; macros/unique_current_key.sql), which also serves fct_daily_collections' reads of a file
 -- set's receipts (through int_receipts__counted) and the lookups of a file's current rows below;
--- counted_from/counted_until
--- (what changed since a model's last build), report_date (its max), collected_on (a campaign's
--- months), and (participant_key, scheme) for int_coverage_periods' changed participants (a btree:
+-- counted_from/counted_until (what changed since a model's last build), report_date (its max),
+-- collected_on (a campaign's months), and (participant_key, scheme) for int_coverage_periods' changed participants (a btree:
 -- a hash index on participant_key builds in half the time, 7 s against 14.5 s on a national quarter,
 -- but with it the planner chose by its statistics sample between the index, 0.26 s, and a scan of
 -- the whole table, 0.77 s, after 365 days).
