@@ -10,8 +10,9 @@ BHXH_LOAD_CHUNK_BYTES (`bench ingest_chunks N` says how many).
 
 Prints `bench ingest_vs_copy R x` (our throughput / COPY's) and `bench ingest_vs_dlt R x` (our
 throughput / dlt's), with the absolute times; beside them `ingest_two_parts_vs_copy`, the same
-receipts loaded as a backfill month loads its days: two parts at once, a process each (both cores). The source (fifteen national days of January 2024, about
-1 M receipts) is generated once into BHXH_BENCH_CACHE; dlt is installed into its own environment
+receipts loaded as a backfill month loads its days: two parts at once, a process each (both cores).
+The source (fifteen national days of January 2024, about 1 M receipts) is generated once into
+BHXH_BENCH_CACHE; dlt is installed into its own environment
 (.bhxh/bench/dlt-venv, pinned) because its pins conflict with Airflow's. BHXH_BENCH_SKIP_DLT=1 leaves
 dlt out (the slowest part; for iterating on the ingest itself): no `ingest_vs_dlt` line then.
 """
