@@ -109,7 +109,10 @@ pieces as (
 
 events as (
 
-    -- pieces in payment order per participant; single_receipt: the participant has one receipt
+    -- pieces in payment order per participant; single_receipt: the participant has one receipt (its
+    -- first and last pieces in that order are of the same receipt). One window, over the whole
+    -- partition: its aggregates are computed once per participant, in the same pass as the ranks
+    -- (two windows, one for the order and one for the partition, took 18 s more on a national year)
     select
         participant_key,
         scheme,
@@ -118,16 +121,18 @@ events as (
         province_code,
         start_month,
         end_month,
-        dense_rank() over payment_order as event_seq,
-        min(file_id) over participant = max(file_id) over participant
-            and min(line_no) over participant = max(line_no) over participant as single_receipt,
+        dense_rank() over participant as event_seq,
+        first_value(file_id) over participant = last_value(file_id) over participant
+            and first_value(line_no) over participant = last_value(line_no) over participant as single_receipt,
         bool_and(is_payment) over participant
             and min(province_key) over participant = max(province_key) over participant as payments_in_one_province
 
     from pieces
-    window
-        participant as (partition by participant_key, scheme),
-        payment_order as (participant order by collected_on, report_date, file_id, line_no)
+    window participant as (
+        partition by participant_key, scheme
+        order by collected_on, report_date, file_id, line_no
+        rows between unbounded preceding and unbounded following
+    )
 
 ),
 
