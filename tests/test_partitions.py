@@ -80,6 +80,19 @@ def test_init_schema_partitions_an_existing_unpartitioned_warehouse(warehouse_ur
             ("receipts_file_id_fkey", "f", "FOREIGN KEY (file_id) REFERENCES raw.report_files(file_id)"),
             ("receipts_pkey", "p", "PRIMARY KEY (report_date, file_id, line_no)")]
         assert _rows(url, "select count(*) from pg_indexes where indexname like 'receipts_2024_05%receipt_no%'") == [(1,)]
+        # the loader's codes are constraints of the table (and so of every partition): a row outside them
+        # is refused, and a query for such rows reads no partition at all (the marts' accepted_values tests)
+        assert _rows(url, """select conname from pg_constraint where conrelid = 'raw.receipts'::regclass
+                             and contype = 'c' order by 1""") == [("receipts_scheme_check",),
+                                                                 ("receipts_transaction_type_check",)]
+        for column, value in (("scheme", "BHXH"), ("transaction_type", "renewal")):
+            with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+                conn.execute(f"insert into raw.receipts (file_id, line_no, file_province_code, report_date, org_code, "
+                             f"{column}) select file_id, 9998, '30', report_date, 'VNPOST', %s from raw.report_files "
+                             "where report_date = '2024-05-31'", (value,))
+        plan = "\n".join(r[0] for r in _rows(url, "explain select scheme, count(*) from raw.receipts "
+                                                  "group by scheme having scheme not in ('TN', 'HGD')"))
+        assert "receipts_2024" not in plan, plan
         with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation):
             conn.execute("insert into raw.receipts (file_id, line_no, file_province_code, report_date, org_code) "
                          "values (999999, 1, '30', '2024-05-02', 'VNPOST')")
