@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -107,6 +108,10 @@ def test_dags_and_package_are_in_the_image_and_mounted():
     for folder in ("bhxh", "dags", "dbt_project", "expectations"):
         assert f"COPY --chown=airflow:root {folder} /opt/bhxh/{folder}" in dockerfile
     assert "-r /opt/bhxh/requirements.lock" in dockerfile and "-e /opt/bhxh" in dockerfile
+    # the package's top-level modules (pyproject py-modules: Airflow's local settings) beside it
+    modules = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["py-modules"]
+    copied = re.search(r"^COPY --chown=airflow:root pyproject.toml (.*) /opt/bhxh/$", dockerfile, re.M)
+    assert copied and sorted(copied.group(1).split()) == sorted(f"{m}.py" for m in modules)
     assert "dbt parse" in dockerfile, "Cosmos renders the marts DAG from the manifest built into the image"
     for name in AIRFLOW_SERVICES:
         env = env_of(name)
