@@ -44,6 +44,10 @@
 -- a hash index on participant_key builds in half the time, 7 s against 14.5 s on a national quarter,
 -- but with it the planner chose by its statistics sample between the index, 0.26 s, and a scan of
 -- the whole table, 0.77 s, after 365 days).
+-- participant_key and scheme are in the "C" collation (byte order): the (participant_key, scheme) index
+-- builds in 32.5 s against 54.7 s on a national year's 35 M rows (the database's C.UTF-8 compares
+-- through the C library, without abbreviated keys), and every sort or distinct count on them
+-- downstream is in byte order too (int_coverage_periods sorts in "C" already).
 -- The new files' ids are passed as a literal array (looked up when the model is compiled), so
 -- PostgreSQL reads their receipts through the primary key instead of scanning raw.receipts.
 -- Both look only at the files whose manifest row changed (raw.report_files.changed_at, indexed)
@@ -106,8 +110,8 @@ select
     receipts.org_code,
     receipts.collected_on,
     receipts.district_code,
-    receipts.participant_key,
-    receipts.scheme,
+    receipts.participant_key collate "C" as participant_key,
+    receipts.scheme collate "C" as scheme,
     receipts.transaction_type,
     receipts.period_start,
     receipts.months_paid,
