@@ -62,9 +62,8 @@ create table if not exists raw.receipts (
     participant_key        text,   -- HMAC-SHA256 of participant_code
     birth_year             integer,
     gender                 text,
-    scheme                 text    constraint receipts_scheme_check check (scheme in ('TN', 'HGD')),
-    transaction_type       text    constraint receipts_transaction_type_check
-                                   check (transaction_type in ('new', 'continued', 'arrears', 'refund')),
+    scheme                 text,   -- its codes and transaction_type's: CHECK constraints, below
+    transaction_type       text,
     period_start           date,
     months_paid            integer,
     declared_income        bigint,
@@ -80,8 +79,8 @@ create table if not exists raw.receipts_default partition of raw.receipts defaul
 -- The codes the loader's suite accepts (bhxh.canonical SCHEMES, TRANSACTION_TYPES), as constraints: a
 -- row outside them is refused by the table itself, and the marts' accepted_values tests on
 -- stg_collections__receipts are answered from the constraints (every partition excluded: 1 ms
--- against 15 s over a national year's receipts, on the marts' critical path). A warehouse from before
--- gets them here, checked against its rows once.
+-- against 15 s over a national year's receipts, on the marts' critical path). Added here for a new
+-- warehouse and for one from before alike (checked against its rows once).
 do $$
 begin
     if not exists (select from pg_constraint where conrelid = 'raw.receipts'::regclass
