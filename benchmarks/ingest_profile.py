@@ -5,7 +5,8 @@ function (CPU: this process's, so the server's share of COPY and ANALYZE is only
     BHXH_BENCH_CACHE=/work/bench-cache nice .venv/bin/python benchmarks/ingest_profile.py [DAY ...] [--top N]
 
 The days (default 2024-01-02 and 03; the first also pays GX's first validation) come from the
-ingest bench's cached source (benchmarks/ingest.py), collected into a fresh scratch database first. --top N runs under cProfile instead and
+ingest bench's cached source (benchmarks/ingest.py; BHXH_PROFILE_SOURCE names another cached source, e.g.
+national-2024, the year's), collected into a fresh scratch database first. --top N runs under cProfile instead and
 prints the N functions with the most own time. (The loader itself calls gc.freeze() after GX's
 import, ``validate.warm_up``, so GX's objects stay out of the cyclic collector's sweeps.)
 """
@@ -13,6 +14,7 @@ import, ``validate.warm_up``, so GX's objects stay out of the cyclic collector's
 from __future__ import annotations
 
 import cProfile
+import os
 import pstats
 import sys
 import time
@@ -80,7 +82,7 @@ def main(argv: list[str]) -> int:
         top = int(argv[i + 1])
         argv = argv[:i] + argv[i + 2:]
     days = [date.fromisoformat(d) for d in argv] or [date(2024, 1, 2), date(2024, 1, 3)]
-    source = harness.CACHE / "ingest-2024-01"
+    source = harness.CACHE / os.environ.get("BHXH_PROFILE_SOURCE", "ingest-2024-01")
     say(harness.machine_load())
     with harness.scratch_database("bench_ingest_profile"):
         for day in days:
