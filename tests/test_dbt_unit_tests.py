@@ -17,7 +17,7 @@ from .conftest import scratch_database
 
 # models with logic that must keep a unit test
 MODELS_WITH_UNIT_TESTS = {
-    "int_coverage_periods", "int_active_participants__monthly", "int_provinces__lineage",
+    "int_coverage_periods__part0", "int_active_participants__monthly", "int_provinces__lineage",
     "int_receipts__versions", "int_province_denominators__yearly", "fct_coverage_monthly",
     "fct_coverage_monthly_national", "fct_coverage_monthly_current_geography", "fct_target_attainment",
     "fct_plan_attainment", "fct_campaign_month", "fct_daily_collections", "fct_report_completeness",

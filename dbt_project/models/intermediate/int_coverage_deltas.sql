@@ -5,7 +5,9 @@
         unique_key=['province_key', 'scheme', 'month'],
         on_schema_change='fail',
         indexes=[{'columns': ['built_at']}],
-        post_hook="delete from {{ ref('int_coverage_periods').incorporate(limit=None) }} where superseded_at is not null"
+        pre_hook="{% if coverage_periods_rebuilt() %} delete from {{ this }} {% endif %}",
+        post_hook=["delete from {{ ref('int_coverage_periods__part0').incorporate(limit=None) }} where superseded_at is not null",
+                   "delete from {{ ref('int_coverage_periods__part1').incorporate(limit=None) }} where superseded_at is not null"]
     )
 }}
 -- Per province (code + validity), scheme and month: covered periods starting in the month minus
@@ -16,15 +18,19 @@
 -- Incremental: a run adds, to the keys they touch, the periods int_coverage_periods appended since
 -- the last build (max built_at: +1 at start, -1 at end) and takes away the periods it superseded
 -- since then (-1 at start, +1 at end); then it deletes the superseded periods (post_hook). A new
--- day costs the periods of the participants it touched. Full-refresh int_coverage_periods and this
--- model together (`--select int_coverage_periods+`), never the periods alone.
+-- day costs the periods of the participants it touched. When the periods were built afresh since
+-- this model's last build (a part has no period older than it: a full refresh of a part, or the
+-- first build after int_coverage_periods' table became the union of two parts), the run empties this
+-- model and counts every current period (coverage_periods_rebuilt) rather than adding them again.
+
+{%- set incremental = is_incremental() and not coverage_periods_rebuilt() %}
 
 with
 
 periods as (
 
     select * from {{ ref('int_coverage_periods') }}
-    {% if is_incremental() %}
+    {% if incremental %}
     where built_at > {{ last_built_at() }}
     union all
     select * from {{ ref('int_coverage_periods') }}
@@ -38,7 +44,7 @@ periods as (
 
 changes as (
 
-    {% set since = last_built_at() %}
+    {% set since = last_built_at() if incremental else "'-infinity'::timestamptz" %}
     select province_key, province_code, scheme, period_start as month, 1 as delta
     from periods where built_at > {{ since }}
     union all
@@ -66,14 +72,14 @@ select
     summed.province_code::text as province_code,
     summed.scheme::text as scheme,
     summed.month::date as month,
-    {% if is_incremental() %}
+    {% if incremental %}
     (coalesce(current_rows.delta, 0) + summed.delta)::bigint as delta,
     {% else %}
     summed.delta::bigint as delta,
     {% endif %}
     now() as built_at
 from summed
-{% if is_incremental() %}
+{% if incremental %}
 left join {{ this }} as current_rows
     on current_rows.province_key = summed.province_key
    and current_rows.scheme = summed.scheme
