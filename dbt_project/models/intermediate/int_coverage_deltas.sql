@@ -6,8 +6,9 @@
         on_schema_change='fail',
         indexes=[{'columns': ['built_at']}],
         pre_hook="{% if coverage_periods_rebuilt() %} delete from {{ this }} {% endif %}",
-        post_hook=["delete from {{ ref('int_coverage_periods__part0').incorporate(limit=None) }} where superseded_at is not null",
-                   "delete from {{ ref('int_coverage_periods__part1').incorporate(limit=None) }} where superseded_at is not null"]
+        post_hook="{% for part in coverage_periods_parts() %}
+            delete from {{ ref(part).incorporate(limit=None) }} where superseded_at is not null;
+        {% endfor %}"
     )
 }}
 -- Per province (code + validity), scheme and month: covered periods starting in the month minus

@@ -1,6 +1,7 @@
 -- Covered periods per participant, scheme and province: the union of the two parts, each its own
 -- table model, computed at once on dbt's two threads (macros/coverage_periods.sql has the rules, the
 -- method and the incremental updates). Every participant is in exactly one part.
-select * from {{ ref('int_coverage_periods__part0') }}
-union all
-select * from {{ ref('int_coverage_periods__part1') }}
+{% for part in coverage_periods_parts() %}
+select * from {{ ref(part) }}
+{% if not loop.last %}union all{% endif %}
+{% endfor %}
