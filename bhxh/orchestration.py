@@ -20,6 +20,10 @@ DAILY_DAG_ID = "bhxh_daily_collection"
 BACKFILL_DAG_ID = "bhxh_collection_backfill"  # the same tasks, one run per month of report days
 LOADING_DAG_IDS = (DAILY_DAG_ID, BACKFILL_DAG_ID)  # the DAGs whose validate_and_load the marts wait for
 LOADS_POKE_SECONDS = 30  # how often the marts look again for loads in progress (a look is a task start)
+# a look that finds only loads already running (a backfill's last ones: none queued or to come) waits
+# for them in place, looking this often, for at most LAST_LOADS_WAIT_SECONDS, rather than LOADS_POKE_SECONDS
+LAST_LOADS_LOOK_SECONDS = 2
+LAST_LOADS_WAIT_SECONDS = 120
 RAW_RECEIPTS_URI = "postgres://bhxh-warehouse:5432/bhxh/raw/receipts"
 # an event of this asset: a marts build starts, from raw receipts as they are at the event's time
 MARTS_BUILD_URI = "postgres://bhxh-warehouse:5432/bhxh/marts/fct_coverage_monthly"  # the marts, by their main table
@@ -100,6 +104,25 @@ def loads_in_progress(context) -> int:
         return 0
     return sum(context["ti"].get_ti_count(dag_id=dag_id, task_ids=["validate_and_load"], states=UNFINISHED)
                for dag_id in LOADING_DAG_IDS)
+
+
+def loads_left_after_the_running_ones(context, sleep=None, clock=None) -> int:
+    """``loads_in_progress``, after waiting in place while every unfinished load is already running
+    (nothing queued or still to be scheduled: the last loads of a backfill), looking every
+    LAST_LOADS_LOOK_SECONDS for at most LAST_LOADS_WAIT_SECONDS. The marts' build then starts
+    seconds after the last load, not up to LOADS_POKE_SECONDS later (15 s on average over a
+    reschedule), for a task slot held only while nothing but those loads is left to run."""
+    import time as clock_time
+
+    sleep, clock = sleep or clock_time.sleep, clock or clock_time.monotonic
+    deadline = clock() + LAST_LOADS_WAIT_SECONDS
+    while True:
+        left = loads_in_progress(context)
+        if not left or clock() >= deadline or left != sum(
+                context["ti"].get_ti_count(dag_id=dag_id, task_ids=["validate_and_load"], states=["running"])
+                for dag_id in LOADING_DAG_IDS):
+            return left
+        sleep(LAST_LOADS_LOOK_SECONDS)
 
 
 def marts_build_covered(context) -> bool:

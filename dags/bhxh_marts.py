@@ -4,11 +4,13 @@ Scheduled by the raw-receipts Asset that every daily run's validate_and_load emi
 marts run at a time (max_active_runs=1); the events that arrive meanwhile wait in its queue and start
 one run when it ends, whatever their number. ``wait_for_loads`` first waits (a sensor in reschedule
 mode: no task slot held between looks) until no validate_and_load of the collection DAGs (the daily
-one and ``bhxh_collection_backfill``) is still to finish. On a normal day that is at once; during a backfill it holds the first marts run until the
-last report day is loaded, so a backfill of a year builds the marts once after it, not after every
-day, and never competes with the loads for the cores. The events queued meanwhile start a second run;
-it skips its build (every task after ``wait_for_loads``, none of them started) when the last build
-began after the newest raw-receipts event and succeeded (``bhxh.orchestration.marts_build_covered``).
+one and ``bhxh_collection_backfill``) is still to finish. On a normal day that is at once; during a
+backfill it holds the first marts run until the last report day is loaded (a look that finds only the
+last loads running waits for them in place, so the build starts seconds after them), so a backfill of
+a year builds the marts once after it, not after every day, and never competes with the loads for the
+cores. The events queued meanwhile start a second run; it skips its build (every task after
+``wait_for_loads``, none of them started) when the last build began after the newest raw-receipts
+event and succeeded (``bhxh.orchestration.marts_build_covered``).
 
 Rendered from the manifest built at install time (``make install`` runs ``dbt parse``), so parsing
 this file never starts dbt. Cosmos' watcher mode: one task runs a single ``dbt build`` (dbt starts
@@ -24,7 +26,7 @@ from airflow.sdk.exceptions import DownstreamTasksSkipped
 
 from bhxh.dbt_config import marts_task_group_kwargs, producer_first
 from bhxh.orchestration import (LOADS_POKE_SECONDS, MARTS_BUILD_URI, RAW_RECEIPTS_URI, START_DATE, TAGS, default_args,
-                                loads_in_progress, marts_build_covered)
+                                loads_left_after_the_running_ones, marts_build_covered)
 from cosmos import DbtTaskGroup
 
 
@@ -47,7 +49,7 @@ def bhxh_marts():
         the build starts (the MARTS_BUILD_URI event), unless the last build already covers every load:
         then every task after this one is skipped without starting (as ShortCircuitOperator does)."""
         context = get_current_context()
-        if loads_in_progress(context):
+        if loads_left_after_the_running_ones(context):
             return PokeReturnValue(is_done=False)
         if marts_build_covered(context):
             raise DownstreamTasksSkipped(tasks=sorted(context["task"].get_flat_relative_ids(upstream=False)))

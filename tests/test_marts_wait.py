@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 from airflow.sdk import Asset
 
-from bhxh.orchestration import MARTS_BUILD_URI, RAW_RECEIPTS_URI, loads_in_progress, marts_build_covered
+from bhxh.orchestration import (LAST_LOADS_LOOK_SECONDS, LAST_LOADS_WAIT_SECONDS, MARTS_BUILD_URI, RAW_RECEIPTS_URI,
+                                loads_in_progress, loads_left_after_the_running_ones, marts_build_covered)
 
 T0 = datetime(2024, 6, 1, 8, 30, tzinfo=timezone.utc)
 
@@ -52,6 +53,59 @@ def test_an_asset_triggered_run_waits_for_every_unfinished_load():
     assert {"null", "queued", "running", "up_for_retry"} <= set(states)  # a backfill's queued runs count
     assert not {"success", "failed", "upstream_failed", "skipped"} & set(states)
     assert loads_in_progress(context("asset_triggered", TaskInstance({"bhxh_collection_backfill": 1}))) == 1
+
+
+class Looks:
+    """A backfill DAG's validate_and_load counts look after look: (unfinished, running), then the last
+    pair for good; the daily DAG has none."""
+
+    def __init__(self, *counts):
+        self.counts, self.looks = list(counts), 0
+
+    def get_ti_count(self, dag_id, task_ids, states):
+        if dag_id != "bhxh_collection_backfill":
+            return 0
+        unfinished, running = self.counts[min(self.looks, len(self.counts) - 1)]
+        if states == ["running"]:
+            self.looks += 1
+            return running
+        return unfinished
+
+
+class Clock:
+    def __init__(self):
+        self.now, self.slept = 0.0, []
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_last_running_loads_are_waited_for_in_place():
+    """Two loads running and nothing else to come: looked at every LAST_LOADS_LOOK_SECONDS until they end."""
+    clock = Clock()
+    left = loads_left_after_the_running_ones(context("asset_triggered", Looks((2, 2), (1, 1), (1, 1), (0, 0))),
+                                             sleep=clock.sleep, clock=clock)
+    assert left == 0
+    assert clock.slept == [LAST_LOADS_LOOK_SECONDS] * 3
+
+
+def test_loads_still_to_come_are_left_to_the_next_look():
+    """A load queued or a run not yet started: no waiting in place (the slot stays free for them)."""
+    clock = Clock()
+    assert loads_left_after_the_running_ones(context("asset_triggered", Looks((5, 2))),
+                                             sleep=clock.sleep, clock=clock) == 5
+    assert clock.slept == []
+
+
+def test_the_wait_in_place_is_bounded():
+    clock = Clock()
+    assert loads_left_after_the_running_ones(context("asset_triggered", Looks((2, 2))),
+                                             sleep=clock.sleep, clock=clock) == 2
+    assert sum(clock.slept) == LAST_LOADS_WAIT_SECONDS
 
 
 def test_a_manual_run_never_waits():
