@@ -29,6 +29,11 @@ def airflow_environ(settings: Settings | None = None) -> dict[str, str]:
         "BHXH_HOME": str(settings.home),
         "BHXH_REFERENCE_DIR": str(settings.reference_dir),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # no network here, and none wanted
+        # Cosmos' watcher producer otherwise rewrites an Airflow Variable holding every XCom it has pushed
+        # (compiled SQL included) after each push, for a retry the producer never gets (retries=0,
+        # bhxh.dbt_config.producer_first): it still writes that backup when it fails
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": os.environ.get(
+            "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY", "False"),
         "DO_NOT_TRACK": "1",
         "SCARF_ANALYTICS": "false",
         "NO_PROXY": "*",  # macOS/Linux proxy lookups can hang forked task processes
