@@ -82,7 +82,8 @@ def producer_first(group) -> None:
     from airflow.sdk import TriggerRule
     from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TASK_ID
 
-    tasks = _tasks_of(group)
+    tasks = {task.task_id: task for task in group.iter_tasks()} if hasattr(group, "iter_tasks") else {
+        task_id: task for task_id, task in group.dag.task_dict.items() if task_id.startswith(group.group_id + ".")}
     producer = tasks[f"{group.group_id}.{PRODUCER_WATCHER_TASK_ID}"]
     producer.retries = 0
     gate = f"{group.group_id}.{PRODUCER_WATCHER_DONE_TASK_ID}"
@@ -92,39 +93,6 @@ def producer_first(group) -> None:
         if not set(task.upstream_task_ids) & set(tasks):
             producer >> task
             task.trigger_rule = TriggerRule.ALL_DONE
-
-
-def tests_beside_their_models(group) -> None:
-    """Hang the models downstream of a model off its own task, not off its tests' task.
-
-    Cosmos chains a model's task, then its tests' task, then the models downstream (``a.run ->
-    a.test -> b.run``). Behind the producer (``producer_first``) each of these tasks only reads its
-    node's result from the one `dbt build`, so the chain orders nothing that has not already happened;
-    its length is what it costs: a task start, about 1.5 s, per hop, some 40 s after a national
-    year's build before the run is done. With the tests' task beside the models downstream
-    (``a.run -> a.test`` and ``a.run -> b.run``) there are half the hops. What each task shows does not
-    change: a failing test is red on its own task, and the models dbt skipped after it read their
-    result from the build and are skipped (rather than upstream_failed).
-    """
-    tasks = _tasks_of(group)
-    for test_id, test in tasks.items():
-        if not test_id.endswith(".test"):
-            continue
-        node = test_id[: -len("test")]  # e.g. "dbt.fct_coverage_monthly."
-        model = [task for task_id, task in tasks.items() if task_id in test.upstream_task_ids and task_id.startswith(node)]
-        if len(model) != 1:
-            continue
-        for child_id in [task_id for task_id in test.downstream_task_ids if task_id in tasks]:
-            child = tasks[child_id]
-            test.downstream_task_ids.discard(child_id)
-            child.upstream_task_ids.discard(test_id)
-            model[0] >> child
-
-
-def _tasks_of(group) -> dict:
-    """The group's tasks by task id (nested groups included)."""
-    return {task.task_id: task for task in group.iter_tasks()} if hasattr(group, "iter_tasks") else {
-        task_id: task for task_id, task in group.dag.task_dict.items() if task_id.startswith(group.group_id + ".")}
 
 
 def ensure_manifest(settings: Settings | None = None) -> None:

@@ -24,7 +24,7 @@ from datetime import timedelta
 from airflow.sdk import Asset, PokeReturnValue, dag, get_current_context, task
 from airflow.sdk.exceptions import DownstreamTasksSkipped
 
-from bhxh.dbt_config import marts_task_group_kwargs, producer_first, tests_beside_their_models
+from bhxh.dbt_config import marts_task_group_kwargs, producer_first
 from bhxh.orchestration import (LOADS_POKE_SECONDS, MARTS_BUILD_URI, RAW_RECEIPTS_URI, START_DATE, TAGS, default_args,
                                 loads_left_after_the_running_ones, marts_build_covered)
 from cosmos import DbtTaskGroup
@@ -57,7 +57,6 @@ def bhxh_marts():
 
     dbt = DbtTaskGroup(group_id="dbt", **marts_task_group_kwargs())
     producer_first(dbt)
-    tests_beside_their_models(dbt)
     wait_for_loads() >> dbt
 
 
