@@ -21,7 +21,9 @@ import psycopg.sql
 
 from bhxh.settings import Settings, get_settings
 
-DEFAULT_PORT = 54329
+# below the ports the system hands out to outgoing connections (32768-60999 on Linux, 49152-65535 on
+# macOS): a port chosen there could be taken by a client socket between the choice and the server's bind
+DEFAULT_PORT = 25432
 SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
 
@@ -44,8 +46,15 @@ def _port_file(settings: Settings) -> Path:
 
 
 def _port_free(port: int) -> bool:
+    """Whether the server could listen on 127.0.0.1:``port``: bound as PostgreSQL binds (SO_REUSEADDR), so
+    a listening server and a connection's local port both count as taken (connecting only sees the first)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def embedded_port(settings: Settings) -> int:

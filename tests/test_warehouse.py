@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import psycopg
 
 from bhxh import warehouse
@@ -19,6 +21,25 @@ def test_a_new_embedded_server_has_no_data_checksums_and_starts_once(tmp_path, m
             # would then write every page to the WAL again (benchmarks/RESULTS.md)
             assert conn.execute("show data_checksums").fetchone() == ("off",)
             assert conn.execute("select current_database()").fetchone() == ("bhxh_new",)
+        port = int((tmp_path / "home" / "warehouse.port").read_text())
+        # below the ports handed to outgoing connections (Linux's and macOS's ranges start at 32768)
+        assert 1024 < port < 32768
     finally:
         stopped = warehouse.stop(settings)
     assert stopped and not warehouse.is_running(settings)
+
+
+def test_a_port_held_by_a_connection_is_not_free():
+    """A listening socket's port, and an outgoing connection's local port, are both taken: PostgreSQL's
+    bind would fail on either (a fresh clone's test server once did: 'Address already in use')."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        listening = server.getsockname()[1]
+        assert not warehouse._port_free(listening)
+        with socket.create_connection(("127.0.0.1", listening)) as client:
+            assert not warehouse._port_free(client.getsockname()[1])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        unused = probe.getsockname()[1]
+    assert warehouse._port_free(unused)
