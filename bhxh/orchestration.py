@@ -102,7 +102,12 @@ def loads_in_progress(context) -> int:
     left unfinished by a killed ``dag.test`` can never hold it."""
     if context["dag_run"].run_type != "asset_triggered":
         return 0
-    return sum(context["ti"].get_ti_count(dag_id=dag_id, task_ids=["validate_and_load"], states=UNFINISHED)
+    return _loads(context, UNFINISHED)
+
+
+def _loads(context, states: list[str]) -> int:
+    """How many validate_and_load tasks of the collection DAGs are in one of ``states``, in every run."""
+    return sum(context["ti"].get_ti_count(dag_id=dag_id, task_ids=["validate_and_load"], states=states)
                for dag_id in LOADING_DAG_IDS)
 
 
@@ -118,9 +123,7 @@ def loads_left_after_the_running_ones(context, sleep=None, clock=None) -> int:
     deadline = clock() + LAST_LOADS_WAIT_SECONDS
     while True:
         left = loads_in_progress(context)
-        if not left or clock() >= deadline or left != sum(
-                context["ti"].get_ti_count(dag_id=dag_id, task_ids=["validate_and_load"], states=["running"])
-                for dag_id in LOADING_DAG_IDS):
+        if not left or clock() >= deadline or left != _loads(context, ["running"]):
             return left
         sleep(LAST_LOADS_LOOK_SECONDS)
 

@@ -68,11 +68,11 @@ with
 
 receipts as (
 
-    -- the counted receipts (int_receipts__counted's filter, on its table): read from
-    -- int_receipts__versions itself, the parts sit a level higher in dbt's graph than the models
-    -- reading int_receipts__counted (behind its test), and dbt, which starts the lowest level first
-    -- (then by name), builds both parts at once before fct_daily_collections and the campaign model
-    -- (they ran first, and part 1 waited 55 s for a thread on a national year).
+    -- the counted receipts: int_receipts__counted's filter, on int_receipts__versions itself. Not
+    -- behind int_receipts__counted and its test, the parts come a level earlier in dbt's graph than
+    -- fct_daily_collections and the campaign model; dbt starts the earliest level first (then by
+    -- name), so both parts start at once, first (behind those two, part 1 waited 55 s for a thread
+    -- on a national year).
     -- paid_until: the first month after the months the receipt pays for or takes back
     select *, {{ add_months('period_start', 'abs(months_paid)') }} as paid_until
     from {{ ref('int_receipts__versions') }}
