@@ -31,10 +31,10 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
 def free_port(preferred: int | None = None) -> int:
-    if preferred:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", preferred)) != 0:
-                return preferred
+    from bhxh.warehouse import port_free
+
+    if preferred and port_free(preferred):
+        return preferred
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -45,7 +45,7 @@ def _port_file(settings: Settings) -> Path:
     return settings.home / "warehouse.port"
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     """Whether the server could listen on 127.0.0.1:``port``: bound as PostgreSQL binds (SO_REUSEADDR), so
     a listening server and a connection's local port both count as taken (connecting only sees the first)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -69,7 +69,7 @@ def embedded_port(settings: Settings) -> int:
     import zlib
 
     port = DEFAULT_PORT + zlib.crc32(str(settings.home).encode()) % 400
-    while not _port_free(port):
+    while not port_free(port):
         port += 1
     port_file.parent.mkdir(parents=True, exist_ok=True)
     port_file.write_text(f"{port}\n")
@@ -164,11 +164,11 @@ def start(settings: Settings | None = None) -> str:
     if not is_running(settings):
         if not os.environ.get("BHXH_PG_PORT") and _port_file(settings).exists():
             remembered = int(_port_file(settings).read_text().strip())
-            if not _port_free(remembered):  # someone else took it while we were stopped: choose again
+            if not port_free(remembered):  # someone else took it while we were stopped: choose again
                 _port_file(settings).unlink()
                 settings.__dict__.pop("port", None)
         port = settings.port
-        if not _port_free(port):
+        if not port_free(port):
             raise WarehouseError(
                 f"port {port} on 127.0.0.1 is taken by another process: set BHXH_PG_PORT to a free port"
             )

@@ -36,10 +36,10 @@ def test_a_port_held_by_a_connection_is_not_free():
         server.bind(("127.0.0.1", 0))
         server.listen()
         listening = server.getsockname()[1]
-        assert not warehouse._port_free(listening)
+        assert not warehouse.port_free(listening)
         with socket.create_connection(("127.0.0.1", listening)) as client:
-            assert not warehouse._port_free(client.getsockname()[1])
+            assert not warehouse.port_free(client.getsockname()[1])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         unused = probe.getsockname()[1]
-    assert warehouse._port_free(unused)
+    assert warehouse.port_free(unused)
