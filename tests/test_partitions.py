@@ -74,10 +74,10 @@ def test_init_schema_partitions_an_existing_unpartitioned_warehouse(warehouse_ur
         assert _rows(url, "select count(*) > 0 from pg_stats where schemaname = 'raw' and tablename = 'receipts' "
                           "and inherited") == [(True,)]  # analyzed by the migration
         assert _rows(url, "select count(*) from raw.receipts_2024_05") == [(1500,)]
-        # key, foreign key and the receipt_no index are on the partitioned table
+        # the key and the receipt_no index are on the partitioned table; the old foreign key is gone (its
+        # check is a statement trigger's, below)
         assert _rows(url, """select conname, contype, pg_get_constraintdef(oid) from pg_constraint
                              where conrelid = 'raw.receipts'::regclass and contype in ('p', 'f') order by 1""") == [
-            ("receipts_file_id_fkey", "f", "FOREIGN KEY (file_id) REFERENCES raw.report_files(file_id)"),
             ("receipts_pkey", "p", "PRIMARY KEY (report_date, file_id, line_no)")]
         assert _rows(url, "select count(*) from pg_indexes where indexname like 'receipts_2024_05%receipt_no%'") == [(1,)]
         # the loader's codes are constraints of the table (and so of every partition): a row outside them
@@ -93,11 +93,23 @@ def test_init_schema_partitions_an_existing_unpartitioned_warehouse(warehouse_ur
         plan = "\n".join(r[0] for r in _rows(url, "explain select scheme, count(*) from raw.receipts "
                                                   "group by scheme having scheme not in ('TN', 'HGD')"))
         assert "receipts_2024" not in plan, plan
-        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        # every receipt's file is in the manifest, whoever writes and however (a row, an update, the
+        # loader's COPY beside receipts of a known file), and a manifest row with receipts stays
+        settings = get_settings()
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation, match="999999"):
             conn.execute("insert into raw.receipts (file_id, line_no, file_province_code, report_date, org_code) "
                          "values (999999, 1, '30', '2024-05-02', 'VNPOST')")
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation, match="999998"):
+            conn.execute("update raw.receipts set file_id = 999998 where report_date = '2024-05-01' and line_no = 2")
+        known = _rows(url, "select file_id from raw.report_files where report_date = '2024-05-31'")[0][0]
+        with psycopg.connect(settings.loader_url) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation):
+            with conn.cursor().copy("COPY raw.receipts (file_id, line_no, file_province_code, report_date, org_code) "
+                                    "FROM STDIN") as copy:
+                copy.write_row((known, 9990, "30", date(2024, 5, 31), "VNPOST"))
+                copy.write_row((999997, 9991, "30", date(2024, 5, 31), "VNPOST"))
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.ForeignKeyViolation, match="still has receipts"):
+            conn.execute("delete from raw.report_files where report_date = '2024-05-31'")
         # the loader writes and the transformer reads through the parent, as before
-        settings = get_settings()
         with psycopg.connect(settings.loader_url) as conn:
             conn.execute("insert into raw.receipts (file_id, line_no, file_province_code, report_date, org_code) "
                          "select file_id, 9999, '30', report_date, 'VNPOST' from raw.report_files "
