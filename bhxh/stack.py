@@ -67,10 +67,8 @@ def stack_environ(port: int, executor: str = "LocalExecutor", settings: Settings
     admin_password(settings)
     env.update({
         "AIRFLOW__CORE__EXECUTOR": executor,
-        # eight task slots on 2 cores: most tasks wait (sensors, deferred watchers, collects reading
-        # files), and a task's start is seconds of its own; the loads stay at BHXH_CONCURRENT_LOADS
-        "AIRFLOW__CORE__PARALLELISM": env["AIRFLOW__CORE__PARALLELISM"],
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": env["AIRFLOW__CORE__PARALLELISM"],
+        "AIRFLOW__CORE__PARALLELISM": "4",              # 2 cores: four task slots in all
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
