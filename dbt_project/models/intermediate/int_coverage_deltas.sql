@@ -16,47 +16,63 @@
 -- active participants (int_active_participants__monthly); periods are disjoint per participant,
 -- scheme and province, so nothing is exploded into months.
 --
+-- Method: one pass over the periods, grouped by what a delta needs (province, scheme, start and end
+-- month: 19 thousand groups for a national year's 37 M periods), then each group adds its
+-- count at its start month and takes it back at its end month. (Unpivoting every period into a start
+-- and an end row first put 74 M rows through the aggregate, the periods written to a temporary file
+-- between: 50-80 s against 12 s on a national year.)
+--
 -- Incremental: a run adds, to the keys they touch, the periods int_coverage_periods appended since
--- the last build (max built_at: +1 at start, -1 at end) and takes away the periods it superseded
--- since then (-1 at start, +1 at end); then it deletes the superseded periods (post_hook). A new
--- day costs the periods of the participants it touched. When the periods were built afresh since
--- this model's last build (a part has no period older than it: a full refresh of a part, or the
--- first build after int_coverage_periods' table became the union of two parts), the run empties this
--- model and counts every current period (coverage_periods_rebuilt) rather than adding them again.
+-- the last build (max built_at; weight +1, or 0 when also superseded since) and takes away the older
+-- periods it superseded since then (weight -1); then it deletes the superseded periods (post_hook).
+-- A new day costs the periods of the participants it touched. When the periods were built afresh
+-- since this model's last build (a part has no period older than it: a full refresh of a part, or
+-- the first build after int_coverage_periods' table became the union of two parts), the run empties
+-- this model and counts every current period (coverage_periods_rebuilt) rather than adding them again.
 
 {%- set incremental = is_incremental() and not coverage_periods_rebuilt() %}
+{%- set since = last_built_at() if incremental else "'-infinity'::timestamptz" %}
 
 with
 
 periods as (
 
-    select * from {{ ref('int_coverage_periods') }}
+    select
+        province_key,
+        province_code,
+        scheme,
+        period_start,
+        period_end,
+        case when superseded_at > {{ since }} then 0 else 1 end as weight
+    from {{ ref('int_coverage_periods') }}
     {% if incremental %}
-    where built_at > {{ last_built_at() }}
+    where built_at > {{ since }}
     union all
-    select * from {{ ref('int_coverage_periods') }}
-    where superseded_at > {{ last_built_at() }}
-      and built_at <= {{ last_built_at() }}
+    select province_key, province_code, scheme, period_start, period_end, -1 as weight
+    from {{ ref('int_coverage_periods') }}
+    where superseded_at > {{ since }}
+      and built_at <= {{ since }}
     {% else %}
     where superseded_at is null
     {% endif %}
 
 ),
 
+weighed as (
+
+    select province_key, province_code, scheme, period_start, period_end, sum(weight) as weight
+    from periods
+    group by 1, 2, 3, 4, 5
+
+),
+
 changes as (
 
-    {% set since = last_built_at() if incremental else "'-infinity'::timestamptz" %}
-    select province_key, province_code, scheme, period_start as month, 1 as delta
-    from periods where built_at > {{ since }}
+    select province_key, province_code, scheme, period_start as month, weight as delta
+    from weighed
     union all
-    select province_key, province_code, scheme, period_end as month, -1 as delta
-    from periods where built_at > {{ since }}
-    union all
-    select province_key, province_code, scheme, period_start as month, -1 as delta
-    from periods where superseded_at > {{ since }}
-    union all
-    select province_key, province_code, scheme, period_end as month, 1 as delta
-    from periods where superseded_at > {{ since }}
+    select province_key, province_code, scheme, period_end as month, -weight as delta
+    from weighed
 
 ),
 
