@@ -20,6 +20,7 @@ def dbt_env(settings: Settings | None = None) -> dict[str, str]:
         "BHXH_DBT_USER": url.username or "postgres",
         "BHXH_DBT_PASSWORD": url.password or "",
         "BHXH_DBT_DBNAME": url.path.lstrip("/") or "bhxh",
+        "BHXH_DBT_THREADS": str(settings.dbt_threads),
     }
 
 
@@ -41,7 +42,7 @@ def marts_task_group_kwargs(settings: Settings | None = None) -> dict:
             profile_name="bhxh",
             target_name="airflow",
             profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "analytics", "threads": 2}),
+                conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "analytics", "threads": settings.dbt_threads}),
         ),
         # a task per model and one for its tests; a test over several models (relationships) has a
         # task of its own once all of them are built (cautious selection keeps it out of each).

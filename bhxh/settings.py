@@ -54,6 +54,8 @@ class Settings:
     ``BHXH_CONCURRENT_LOADS`` validate_and_load tasks of one collection DAG running at once, over all
                              its runs, and the parts a backfill month loads in (default 2, one per
                              core of a small machine; read when the DAG files are parsed)
+    ``BHXH_DBT_THREADS``     models the marts' ``dbt build`` runs at once (default 3: on two cores, the
+                             two coverage parts at once with the other models beside them)
     ``BHXH_ALERT_WEBHOOK_URL``  where alerts are POSTed as JSON (else the Airflow connection bhxh_alert_webhook)
     ``BHXH_ALERT_EMAIL_TO``  comma-separated addresses alerts are mailed to, through ``BHXH_ALERT_SMTP_URL``
     ``BHXH_S3_ENDPOINT_URL`` an S3-compatible endpoint for ``s3://`` sources (default: AWS); credentials
@@ -82,6 +84,7 @@ class Settings:
     max_report_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_MAX_REPORT_BYTES") or 256 * 2**20))
     load_chunk_bytes: int = field(default_factory=lambda: int(os.environ.get("BHXH_LOAD_CHUNK_BYTES") or 48 * 2**20))
     concurrent_loads: int = field(default_factory=lambda: _positive_int("BHXH_CONCURRENT_LOADS", 2))
+    dbt_threads: int = field(default_factory=lambda: _positive_int("BHXH_DBT_THREADS", 3))
     alert_email_to: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_EMAIL_TO") or None)
     alert_smtp_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_ALERT_SMTP_URL") or None)
     s3_endpoint_url: str | None = field(default_factory=lambda: os.environ.get("BHXH_S3_ENDPOINT_URL") or None)

@@ -103,3 +103,21 @@ def test_dag_files_do_no_work_at_import():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[-2:] == ["False", "False"], "a DAG file imports GX or connects to the database at parse time"
+
+
+def test_dbt_threads_follow_the_setting(dagbag, monkeypatch):
+    """The marts' one `dbt build` runs BHXH_DBT_THREADS models at once (3 by default), through Cosmos'
+    profile and through the dbt CLI's profiles.yml alike."""
+    from bhxh.dbt_config import dbt_env, marts_task_group_kwargs
+    from bhxh.settings import Settings
+
+    producer = dagbag.dags["bhxh_marts"].get_task("dbt.dbt_producer_watcher")
+    assert producer.profile_config.profile_mapping.profile_args["threads"] == 3
+    profiles = (get_settings().dbt_project_dir / "profiles.yml").read_text()
+    assert "threads: \"{{ env_var('BHXH_DBT_THREADS', '3') | as_number }}\"" in profiles
+    monkeypatch.setenv("BHXH_DBT_THREADS", "5")
+    assert dbt_env(Settings())["BHXH_DBT_THREADS"] == "5"
+    assert marts_task_group_kwargs(Settings())["profile_config"].profile_mapping.profile_args["threads"] == 5
+    monkeypatch.setenv("BHXH_DBT_THREADS", "0")
+    with pytest.raises(ValueError, match="BHXH_DBT_THREADS must be a whole number of at least 1, not '0'"):
+        Settings()

@@ -328,7 +328,7 @@ from periods
 {% endmacro %}
 
 {#- Participants are split into two parts by a hash of participant_key (all schemes of a participant
-    in one part): each part is its own model, so dbt's two threads compute them at once. The
+    in one part): each part is its own model, so two of dbt's threads compute them at once. The
     windows that order a participant's receipts run in one process per query (PostgreSQL plans no
     parallel window): one query took 16.1-17.3 s on two months of national receipts (its parallel
     workers hardly help: 16.8 s without), the two parts at once 10.7 s; on the national year, 312 s
