@@ -88,11 +88,13 @@ def machine_load() -> str:
 
 
 class PeakMemory:
-    """Samples the resident memory of every process under ``root_pid`` (not the root itself: the
-    bench's own process, which may have generated a source, is not the product) and of the PostgreSQL
-    server (its postmaster and backends) every ``interval`` seconds; keeps each process's peak."""
+    """The peak resident memory of every process under ``root_pid`` (not the root itself: the bench's
+    own process, which may have generated a source, is not the product) and of the PostgreSQL server
+    (its postmaster and backends): each process's own high-water mark (VmHWM, kept by the kernel, so a
+    peak between two samples is not missed), read every ``interval`` seconds while the process lives;
+    and the largest sum of the processes' resident memory at a sample."""
 
-    def __init__(self, root_pid: int | None = None, interval: float = 0.25) -> None:
+    def __init__(self, root_pid: int | None = None, interval: float = 1.0) -> None:
         self.root_pid = root_pid or os.getpid()
         self.interval = interval
         self.peaks: dict[int, tuple[int, str]] = {}  # pid -> (peak rss bytes, command)
@@ -109,6 +111,16 @@ class PeakMemory:
         try:
             return psutil.Process(int(pidfile.read_text().split()[0]))
         except (OSError, ValueError, psutil.Error):
+            return None
+
+    @staticmethod
+    def _memory(pid: int) -> tuple[int, int] | None:
+        """(VmHWM, VmRSS) of a process in bytes, from /proc/PID/status; None once it has exited."""
+        try:
+            with open(f"/proc/{pid}/status", "rb") as handle:
+                fields = dict(line.split(b":", 1) for line in handle if line.startswith((b"VmHWM", b"VmRSS")))
+            return int(fields[b"VmHWM"].split()[0]) * 1024, int(fields[b"VmRSS"].split()[0]) * 1024
+        except (OSError, KeyError, ValueError):
             return None
 
     def _sample(self) -> None:
@@ -129,12 +141,15 @@ class PeakMemory:
                 if proc.pid in seen:
                     continue
                 seen.add(proc.pid)
-                try:
-                    rss = proc.memory_info().rss
-                    if rss > self.peaks.get(proc.pid, (0, ""))[0]:
-                        self.peaks[proc.pid] = (rss, " ".join(proc.cmdline()[:4])[:120])
-                except psutil.Error:
+                memory = self._memory(proc.pid)
+                if memory is None:
                     continue
+                peak, rss = memory
+                if peak > self.peaks.get(proc.pid, (0, ""))[0]:
+                    try:
+                        self.peaks[proc.pid] = (peak, " ".join(proc.cmdline()[:4])[:120])
+                    except psutil.Error:
+                        continue
                 total += rss
         self.total_peak = max(self.total_peak, total)
 
